@@ -1,0 +1,66 @@
+"""Append-only, hash-chained audit trail: who decided what, when, and why.
+
+Each event's hash covers its content and the previous event's hash, so editing or deleting
+a past event breaks the chain and `verify_chain` names the first broken event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from riskdesk.db.models import AuditEvent
+
+GENESIS = "0" * 64
+
+
+def _digest(prev_hash: str, occurred_at: datetime, actor: str, action: str,
+            subject_type: str, subject_id: str | None, data: dict[str, Any]) -> str:
+    body = json.dumps(
+        [prev_hash, occurred_at.astimezone(UTC).isoformat(), actor, action, subject_type,
+         subject_id, data],
+        sort_keys=True, separators=(",", ":"), default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def record(session: Session, *, actor: str, action: str, subject_type: str,
+           subject_id: str | int | None = None, data: dict[str, Any] | None = None,
+           occurred_at: datetime | None = None) -> AuditEvent:
+    """Append one event in the caller's transaction (so it commits with the change it explains).
+
+    The chain is serialised by locking the newest event on PostgreSQL; SQLite serialises
+    writers already.
+    """
+    moment = occurred_at or datetime.now(UTC)
+    payload = json.loads(json.dumps(data or {}, default=str))
+    query = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    prev_hash = session.scalars(query).first() or GENESIS
+    subject = None if subject_id is None else str(subject_id)
+    event = AuditEvent(
+        occurred_at=moment, actor=actor, action=action, subject_type=subject_type,
+        subject_id=subject, data=payload, prev_hash=prev_hash,
+        hash=_digest(prev_hash, moment, actor, action, subject_type, subject, payload),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def verify_chain(session: Session) -> int | None:
+    """The id of the first event whose hash or link is wrong, or None when the chain holds."""
+    prev_hash = GENESIS
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+        expected = _digest(prev_hash, event.occurred_at, event.actor, event.action,
+                           event.subject_type, event.subject_id, event.data)
+        if event.prev_hash != prev_hash or event.hash != expected:
+            return event.id
+        prev_hash = event.hash
+    return None

@@ -1,0 +1,173 @@
+"""Money: an exact Decimal amount with its ISO 4217 currency.
+
+A reseller's book mixes currencies and its arithmetic must be exact, so amounts are never
+floats, every amount says which currency it is in, and adding two currencies is an error
+rather than a silent conversion.
+
+In the database an amount is stored as a whole number of *micros* (millionths of the
+currency unit, see `riskdesk.db.types.Micros`): exact on SQLite and PostgreSQL alike and
+fast to sum. `Money` is rounded to the currency's minor unit; the finer usage amounts the
+provider rates are kept as micros until they are billed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+# ISO 4217 minor units. Currencies not listed have two decimals; unknown codes are refused.
+_ZERO_DECIMAL = {
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+    "VND", "VUV", "XAF", "XOF", "XPF",
+}
+_THREE_DECIMAL = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"}
+_TWO_DECIMAL = {
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
+    "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR",
+    "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF",
+    "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP",
+    "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
+    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK",
+    "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD",
+    "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP",
+    "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR",
+    "ZMW", "ZWL",
+}
+CURRENCIES: frozenset[str] = frozenset(_ZERO_DECIMAL | _THREE_DECIMAL | _TWO_DECIMAL)
+
+MICROS_PER_UNIT = 1_000_000
+
+
+class CurrencyError(ValueError):
+    """An unknown currency code, or arithmetic across two currencies."""
+
+
+def minor_units(currency: str) -> int:
+    """Number of decimals of `currency` (ISO 4217), e.g. 2 for EUR, 0 for JPY."""
+    code = check_currency(currency)
+    if code in _ZERO_DECIMAL:
+        return 0
+    if code in _THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def check_currency(currency: str) -> str:
+    """Return the code if it is a known ISO 4217 currency, else raise CurrencyError."""
+    if not isinstance(currency, str) or currency not in CURRENCIES:
+        raise CurrencyError(f"unknown currency {currency!r} (expected an ISO 4217 code)")
+    return currency
+
+
+def to_decimal(value: Decimal | int | str) -> Decimal:
+    """Convert exactly; floats are refused because they cannot hold money exactly."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError("money amounts must be Decimal, int or str, never float")
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+    if not amount.is_finite():
+        raise ValueError(f"not a finite amount: {value!r}")
+    return amount
+
+
+def decimal_to_micros(amount: Decimal) -> int:
+    """Whole micros, rounding half to even beyond the sixth decimal."""
+    return int((amount * MICROS_PER_UNIT).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def micros_to_decimal(micros: int) -> Decimal:
+    return Decimal(int(micros)).scaleb(-6)
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class Money:
+    """An amount in one currency, rounded (half to even) to that currency's minor unit."""
+
+    amount: Decimal
+    currency: str
+
+    def __init__(self, amount: Decimal | int | str, currency: str) -> None:
+        code = check_currency(currency)
+        quantum = Decimal(1).scaleb(-minor_units(code))
+        rounded = to_decimal(amount).quantize(quantum, rounding=ROUND_HALF_EVEN)
+        object.__setattr__(self, "amount", rounded)
+        object.__setattr__(self, "currency", code)
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    @classmethod
+    def from_micros(cls, micros: int, currency: str) -> Money:
+        return cls(micros_to_decimal(micros), currency)
+
+    @property
+    def micros(self) -> int:
+        return decimal_to_micros(self.amount)
+
+    def _same(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyError(f"cannot combine {self.currency} with {other.currency}")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.amount + self._same(other).amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.amount - self._same(other).amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __mul__(self, factor: Decimal | int) -> Money:
+        if isinstance(factor, float | bool) or not isinstance(factor, Decimal | int):
+            raise TypeError("Money can only be multiplied by a Decimal or an int")
+        return Money(self.amount * factor, self.currency)
+
+    __rmul__ = __mul__
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._same(other).amount
+
+    def __le__(self, other: Money) -> bool:
+        return self.amount <= self._same(other).amount
+
+    def __gt__(self, other: Money) -> bool:
+        return self.amount > self._same(other).amount
+
+    def __ge__(self, other: Money) -> bool:
+        return self.amount >= self._same(other).amount
+
+    def __bool__(self) -> bool:
+        return self.amount != 0
+
+    def __str__(self) -> str:
+        return f"{self.amount:,} {self.currency}"
+
+    def __repr__(self) -> str:
+        return f"Money('{self.amount}', '{self.currency}')"
+
+    def allocate(self, ratios: list[int]) -> list[Money]:
+        """Split into parts proportional to `ratios` that add up exactly to this amount."""
+        if not ratios or any(r < 0 for r in ratios) or sum(ratios) == 0:
+            raise ValueError("ratios must be non-negative and not all zero")
+        unit = Decimal(1).scaleb(-minor_units(self.currency))
+        total_units = int(self.amount / unit)
+        total = sum(ratios)
+        shares = [total_units * r // total for r in ratios]
+        for i in range(total_units - sum(shares)):
+            shares[i % len(shares)] += 1
+        return [Money(unit * s, self.currency) for s in shares]
+
+
+def total(amounts: list[Money], currency: str) -> Money:
+    """Sum of amounts, all in `currency` (an empty list is zero)."""
+    result = Money.zero(currency)
+    for amount in amounts:
+        result = result + amount
+    return result

@@ -1,0 +1,66 @@
+"""Fixtures with real parts: a SQLite file, and PostgreSQL when RISKDESK_TEST_DATABASE_URL is set.
+
+Every test that takes `engine` runs once per database. Without RISKDESK_TEST_DATABASE_URL the
+PostgreSQL run is skipped with a reason; with RISKDESK_REQUIRE_POSTGRES=1 (set by .ci/run) a
+missing server fails instead. Each PostgreSQL test gets a schema of its own, dropped after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from riskdesk.db.engine import make_engine, migrate
+
+POSTGRES_URL = os.environ.get("RISKDESK_TEST_DATABASE_URL")
+REQUIRE_POSTGRES = os.environ.get("RISKDESK_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_url_with_schema(schema: str) -> str:
+    url = make_url(POSTGRES_URL)
+    options = quote(f"-csearch_path={schema}")
+    return url.render_as_string(hide_password=False) + (
+        ("&" if url.query else "?") + f"options={options}"
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A URL of an empty database of each kind (schema not yet migrated)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'book.db'}"
+        return
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("RISKDESK_REQUIRE_POSTGRES=1 but RISKDESK_TEST_DATABASE_URL is not set")
+        pytest.skip("PostgreSQL: set RISKDESK_TEST_DATABASE_URL to run (see README)")
+    schema = f"rdtest_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        admin.dispose()
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required but not reachable: {exc}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} not reachable: {exc}")
+    try:
+        yield _postgres_url_with_schema(schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url):
+    """A migrated, empty book on each database."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
