@@ -21,8 +21,12 @@ def test_migrations_match_models_and_rerun_is_harmless(engine):
 
 def _customer(**overrides):
     values = dict(
-        provider_customer_id="tenant-1", name="Contoso", currency="EUR",
-        payment_terms_days=30, tags=["vip"], created_on=date(2026, 1, 5),
+        provider_customer_id="tenant-1",
+        name="Contoso",
+        currency="EUR",
+        payment_terms_days=30,
+        tags=["vip"],
+        created_on=date(2026, 1, 5),
     )
     values.update(overrides)
     return Customer(**values)
@@ -35,10 +39,27 @@ def test_money_round_trips_exactly_and_times_stay_utc(engine):
         customer = _customer(credit_limit=amount)
         session.add(customer)
         session.flush()
-        session.add(Invoice(customer_id=customer.id, number="INV-1", issued_on=date(2026, 3, 1),
-                            due_on=date(2026, 3, 31), currency="EUR", total=Decimal("0.10")))
-        session.add(AuditEvent(occurred_at=moment, actor="t", action="x", subject_type="customer",
-                               data={}, prev_hash="0", hash="1"))
+        session.add(
+            Invoice(
+                customer_id=customer.id,
+                number="INV-1",
+                issued_on=date(2026, 3, 1),
+                due_on=date(2026, 3, 31),
+                currency="EUR",
+                total=Decimal("0.10"),
+            )
+        )
+        session.add(
+            AuditEvent(
+                occurred_at=moment,
+                actor="t",
+                action="x",
+                subject_type="customer",
+                data={},
+                prev_hash="0",
+                hash="1",
+            )
+        )
     with session_scope(engine) as session:
         customer = session.scalars(select(Customer)).one()
         assert customer.credit_limit == amount
@@ -50,15 +71,25 @@ def test_money_round_trips_exactly_and_times_stay_utc(engine):
 
 
 def test_naive_datetimes_are_refused(engine):
-    with pytest.raises(StatementError, match="naive datetime"):
-        with session_scope(engine) as session:
-            session.add(AuditEvent(occurred_at=datetime(2026, 1, 1), actor="t", action="x",
-                                   subject_type="c", data={}, prev_hash="0", hash="1"))
+    with (
+        pytest.raises(StatementError, match="naive datetime"),
+        session_scope(engine) as session,
+    ):
+        session.add(
+            AuditEvent(
+                occurred_at=datetime(2026, 1, 1),
+                actor="t",
+                action="x",
+                subject_type="c",
+                data={},
+                prev_hash="0",
+                hash="1",
+            )
+        )
 
 
 def test_duplicate_provider_customer_is_refused(engine):
     with session_scope(engine) as session:
         session.add(_customer())
-    with pytest.raises(IntegrityError):
-        with session_scope(engine) as session:
-            session.add(_customer(name="Other"))
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.add(_customer(name="Other"))

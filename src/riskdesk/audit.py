@@ -19,19 +19,42 @@ from riskdesk.db.models import AuditEvent
 GENESIS = "0" * 64
 
 
-def _digest(prev_hash: str, occurred_at: datetime, actor: str, action: str,
-            subject_type: str, subject_id: str | None, data: dict[str, Any]) -> str:
+def _digest(
+    prev_hash: str,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str | None,
+    data: dict[str, Any],
+) -> str:
     body = json.dumps(
-        [prev_hash, occurred_at.astimezone(UTC).isoformat(), actor, action, subject_type,
-         subject_id, data],
-        sort_keys=True, separators=(",", ":"), default=str,
+        [
+            prev_hash,
+            occurred_at.astimezone(UTC).isoformat(),
+            actor,
+            action,
+            subject_type,
+            subject_id,
+            data,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def record(session: Session, *, actor: str, action: str, subject_type: str,
-           subject_id: str | int | None = None, data: dict[str, Any] | None = None,
-           occurred_at: datetime | None = None) -> AuditEvent:
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: str | int | None = None,
+    data: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> AuditEvent:
     """Append one event in the caller's transaction (so it commits with the change it explains).
 
     The chain is serialised by locking the newest event on PostgreSQL; SQLite serialises
@@ -45,8 +68,13 @@ def record(session: Session, *, actor: str, action: str, subject_type: str,
     prev_hash = session.scalars(query).first() or GENESIS
     subject = None if subject_id is None else str(subject_id)
     event = AuditEvent(
-        occurred_at=moment, actor=actor, action=action, subject_type=subject_type,
-        subject_id=subject, data=payload, prev_hash=prev_hash,
+        occurred_at=moment,
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject,
+        data=payload,
+        prev_hash=prev_hash,
         hash=_digest(prev_hash, moment, actor, action, subject_type, subject, payload),
     )
     session.add(event)
@@ -58,8 +86,15 @@ def verify_chain(session: Session) -> int | None:
     """The id of the first event whose hash or link is wrong, or None when the chain holds."""
     prev_hash = GENESIS
     for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
-        expected = _digest(prev_hash, event.occurred_at, event.actor, event.action,
-                           event.subject_type, event.subject_id, event.data)
+        expected = _digest(
+            prev_hash,
+            event.occurred_at,
+            event.actor,
+            event.action,
+            event.subject_type,
+            event.subject_id,
+            event.data,
+        )
         if event.prev_hash != prev_hash or event.hash != expected:
             return event.id
         prev_hash = event.hash

@@ -14,7 +14,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, database_url: str | None = None) -> Settings:
-        """An explicit `database_url` wins over RISKDESK_DATABASE_URL, which wins over the default."""
+        """An explicit URL wins over RISKDESK_DATABASE_URL, which wins over the default."""
         return cls(
             database_url=database_url
             or os.environ.get("RISKDESK_DATABASE_URL")

@@ -37,8 +37,7 @@ def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
     if not positions:
         return rows
     return (
-        tuple(_sqlite_value(v) if i in positions else v for i, v in enumerate(row))
-        for row in rows
+        tuple(_sqlite_value(v) if i in positions else v for i, v in enumerate(row)) for row in rows
     )
 
 

@@ -195,6 +195,8 @@ class Payment(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount: Mapped[Decimal] = mapped_column("amount_micros", Micros)
     method: Mapped[str | None] = mapped_column(String(32))
+    # Invoice numbers the customer said this payment is for; empty means oldest-first.
+    applies_to: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", cascade="all, delete-orphan"
