@@ -293,12 +293,13 @@ class Money:
         if not ratios or any(r < 0 for r in ratios) or sum(ratios) == 0:
             raise ValueError("ratios must be non-negative and not all zero")
         unit = Decimal(1).scaleb(-minor_units(self.currency))
-        total_units = int(self.amount / unit)
-        total = sum(ratios)
-        shares = [total_units * r // total for r in ratios]
+        sign = -1 if self.amount < 0 else 1
+        total_units = int(abs(self.amount) / unit)
+        weight = sum(ratios)
+        shares = [total_units * r // weight for r in ratios]
         for i in range(total_units - sum(shares)):
             shares[i % len(shares)] += 1
-        return [Money(unit * s, self.currency) for s in shares]
+        return [Money(unit * s * sign, self.currency) for s in shares]
 
 
 def total(amounts: list[Money], currency: str) -> Money:
