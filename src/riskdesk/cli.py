@@ -1,11 +1,546 @@
-"""The `riskdesk` command."""
+"""The `riskdesk` command (Typer + Rich).
+
+Every command takes `--database-url` (or RISKDESK_DATABASE_URL; default `sqlite:///riskdesk.db`)
+and, where it prints data, `--json` for scripts. Errors a user can cause print one line on
+stderr and exit with status 2; nothing is half-written.
+"""
 
 from __future__ import annotations
 
-import typer
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode="rich")
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from riskdesk.config import Settings
+from riskdesk.db.engine import make_engine, migrate, schema_is_current, session_scope
+from riskdesk.errors import RiskdeskError
+from riskdesk.money import Money
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    help="riskdesk: the credit, collections and fraud desk of a cloud reseller.\n\n"
+    "Example: [bold]riskdesk --database-url sqlite:///book.db customers list[/bold]",
+)
+customers_app = typer.Typer(no_args_is_help=True, help="Look up customers and their facts.")
+app.add_typer(customers_app, name="customers")
+
+
+class ImportKind(StrEnum):
+    PC_USAGE = "pc-usage"
+    PC_INVOICE = "pc-invoice"
+    CUSTOMERS = "customers"
+    INVOICES = "invoices"
+    PAYMENTS = "payments"
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            envvar="RISKDESK_DATABASE_URL",
+            help="SQLAlchemy URL: sqlite:///FILE (default sqlite:///riskdesk.db) or "
+            "postgresql+psycopg://USER@HOST/DB.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = Settings.from_env(database_url)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Show a RiskdeskError as one line and exit 2; anything else is a bug and keeps its trace."""
+    try:
+        yield
+    except RiskdeskError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _engine(ctx: typer.Context, *, require_schema: bool = True) -> Engine:
+    settings: Settings = ctx.obj
+    engine = make_engine(settings.database_url)
+    if require_schema and not schema_is_current(engine):
+        raise RiskdeskError(
+            f"the database at {settings.database_url} is not initialised or is out of date: "
+            "run `riskdesk init` first"
+        )
+    return engine
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Money):
+        return {"amount": str(value.amount), "currency": value.currency}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(_jsonable(value), indent=2) + "\n")
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _money(value: Money | None) -> str:
+    return "" if value is None else f"{value.amount:,} {value.currency}"
+
+
+AsOf = Annotated[
+    datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Compute as of this day (default today)."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+
+
+# --- commands --------------------------------------------------------------------------
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the book's schema (safe to run again).
+
+    Example: [bold]riskdesk --database-url postgresql+psycopg://localhost/riskdesk init[/bold]
+    """
+    with _user_errors():
+        engine = _engine(ctx, require_schema=False)
+        migrate(engine)
+        console.print(f"book ready at {ctx.obj.database_url}")
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    customers: Annotated[int, typer.Option(help="Number of customers.", min=10)] = 2000,
+    seed: Annotated[int, typer.Option(help="Same seed, same book.")] = 7,
+    as_of: AsOf = None,
+    months: Annotated[int, typer.Option(help="Months of history.", min=1, max=36)] = 12,
+    truth: Annotated[
+        Path, typer.Option(help="Where to write the ground truth (planted behaviours).")
+    ] = Path("demo-truth.json"),
+    as_json: JsonFlag = False,
+) -> None:
+    """Fill an empty book with a synthetic reseller book, then print a summary.
+
+    Planted payer behaviours and misuse are written to the --truth file.
+
+    Example: [bold]riskdesk --database-url sqlite:///demo.db demo --customers 500 --seed 3[/bold]
+    """
+    from riskdesk.book.facts import aging_summary, top_exposures
+    from riskdesk.demo import build_demo_book
+
+    with _user_errors():
+        engine = _engine(ctx, require_schema=False)
+        migrate(engine)
+        _require_empty_book(engine)
+        day = as_of.date() if as_of else _today()
+        with _progress(as_json) as progress:
+            tasks: dict[str, Any] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                if progress is None:
+                    return
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total or None)
+                progress.update(tasks[stage], completed=done, total=total or None)
+
+            summary = build_demo_book(
+                engine,
+                customers=customers,
+                seed=seed,
+                as_of=day,
+                months=months,
+                truth_path=truth,
+                progress=report,
+            )
+        with engine.connect() as connection:
+            aging = aging_summary(connection, day)
+            exposures = top_exposures(connection, day, limit=10)
+        if as_json:
+            _print_json(
+                {
+                    "summary": summary,
+                    "aging": aging,
+                    "top_exposures": exposures,
+                    "truth": str(truth),
+                }
+            )
+            return
+        _print_demo_summary(summary, aging, exposures, day, truth)
+
+
+def _require_empty_book(engine: Engine) -> None:
+    from sqlalchemy import func, select
+
+    from riskdesk.db.models import Customer
+
+    with session_scope(engine) as session:
+        if session.scalar(select(func.count()).select_from(Customer)):
+            raise RiskdeskError(
+                "the book already has customers; the demo needs an empty database "
+                "(use a new --database-url)"
+            )
+
+
+@contextmanager
+def _progress(quiet: bool, *, bytes_mode: bool = False) -> Iterator[Progress | None]:
+    if quiet or not err_console.is_terminal and not bytes_mode:
+        yield None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    columns += [DownloadColumn()] if bytes_mode else []
+    columns += [TimeRemainingColumn()]
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        yield progress
+
+
+def _print_demo_summary(summary, aging, exposures, day: date, truth: Path) -> None:
+    counts = Table(title=f"Demo book as of {day}", show_header=True)
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for name, value in summary.counts.items():
+        counts.add_row(name, f"{value:,}")
+    console.print(counts)
+    behaviours = Table(title="Planted behaviours (ground truth)")
+    behaviours.add_column("behaviour")
+    behaviours.add_column("customers", justify="right")
+    for name, value in summary.behaviours.items():
+        behaviours.add_row(name, f"{value:,}")
+    console.print(behaviours)
+    _print_aging(aging, day)
+    _print_exposures(exposures, day)
+    console.print(f"ground truth written to {truth}")
+
+
+def _print_aging(aging, day: date) -> None:
+    table = Table(title=f"Aging as of {day}")
+    for column in ("currency", "customers", "current", "1-30", "31-60", "61-90", "90+", "open"):
+        table.add_column(column, justify="left" if column == "currency" else "right")
+    for row in aging:
+        table.add_row(
+            row.currency,
+            f"{row.customers:,}",
+            *(
+                f"{m.amount:,}"
+                for m in (
+                    row.current,
+                    row.days_1_30,
+                    row.days_31_60,
+                    row.days_61_90,
+                    row.days_over_90,
+                    row.total,
+                )
+            ),
+        )
+    console.print(table)
+
+
+def _print_exposures(exposures, day: date) -> None:
+    table = Table(title=f"Top exposures as of {day} (per currency)")
+    for column in (
+        "customer",
+        "cur",
+        "open balance",
+        "overdue",
+        "days",
+        "unbilled usage",
+        "open orders",
+        "exposure",
+        "credit limit",
+    ):
+        table.add_column(column, justify="left" if column in ("customer", "cur") else "right")
+    for facts in exposures:
+        table.add_row(
+            facts.name,
+            facts.currency,
+            _amount(facts.open_balance),
+            _amount(facts.overdue_amount),
+            str(facts.days_past_due),
+            _amount(facts.unbilled_usage),
+            _amount(facts.open_orders),
+            _amount(facts.exposure),
+            _amount(facts.credit_limit),
+        )
+    console.print(table)
+
+
+def _amount(value: Money | None) -> str:
+    return "" if value is None else f"{value.amount:,}"
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    kind: Annotated[ImportKind, typer.Argument(help="What the file holds.")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    skip_bad_rows: Annotated[
+        bool, typer.Option(help="Import the good rows; write the bad ones to a reject file.")
+    ] = False,
+    reject_file: Annotated[
+        Path | None, typer.Option(help="Where bad rows go (default FILE.rejects.csv).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Import a Partner Center export or one of the reseller's own files.
+
+    Kinds: [bold]pc-usage[/bold] (daily rated usage), [bold]pc-invoice[/bold] (billed invoice
+    reconciliation), [bold]customers[/bold], [bold]invoices[/bold], [bold]payments[/bold]
+    (columns in the README). By default one bad row rejects the whole file and nothing is
+    written; re-importing a file adds nothing.
+
+    Example: [bold]riskdesk import pc-usage DailyRatedUsage_2026-11.csv --skip-bad-rows[/bold]
+    """
+    from riskdesk.imports import ImportFileError, import_file
+
+    engine = _engine_or_exit(ctx)
+    try:
+        with _progress(as_json, bytes_mode=True) as progress:
+            task = None if progress is None else progress.add_task(f"importing {file.name}")
+
+            def report(done: int, total: int) -> None:
+                if progress is not None and task is not None:
+                    progress.update(task, completed=done, total=total)
+
+            result = import_file(
+                engine,
+                kind.value,
+                file,
+                skip_bad_rows=skip_bad_rows,
+                reject_path=reject_file,
+                progress=report,
+            )
+    except ImportFileError as exc:
+        for error in exc.errors[:50]:
+            err_console.print(str(error), highlight=False, soft_wrap=True, markup=False)
+        if len(exc.errors) > 50:
+            err_console.print(f"... and {len(exc.errors) - 50} more bad rows")
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except RiskdeskError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json(result)
+        return
+    console.print(
+        f"{result.file}: {result.rows_read:,} rows read, {result.rows_inserted:,} imported, "
+        f"{result.rows_duplicate:,} already in the book, {result.rows_rejected:,} rejected"
+    )
+    if result.rows_rejected:
+        console.print(f"rejected rows written to {result.reject_path}")
+
+
+def _engine_or_exit(ctx: typer.Context) -> Engine:
+    with _user_errors():
+        return _engine(ctx)
+
+
+@customers_app.command("list")
+def customers_list(
+    ctx: typer.Context,
+    tag: Annotated[str | None, typer.Option(help="Only customers with this tag.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0: all).")] = 50,
+    sort: Annotated[
+        str, typer.Option(help="Order by: exposure, overdue, days, name.")
+    ] = "exposure",
+    as_of: AsOf = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List customers with their facts (open balance, overdue, exposure ...).
+
+    Example: [bold]riskdesk customers list --sort overdue --limit 20 --as-of 2026-11-01[/bold]
+    """
+    from riskdesk.book.facts import customer_facts
+
+    keys = {
+        "exposure": lambda f: -f.exposure.amount,
+        "overdue": lambda f: -f.overdue_amount.amount,
+        "days": lambda f: -f.days_past_due,
+        "name": lambda f: f.name.lower(),
+    }
+    with _user_errors():
+        if sort not in keys:
+            raise RiskdeskError(f"unknown --sort {sort!r}: use one of {', '.join(keys)}")
+        engine = _engine(ctx)
+        day = as_of.date() if as_of else _today()
+        with engine.connect() as connection:
+            facts = customer_facts(connection, day)
+        if tag:
+            tagged = _customer_ids_with_tag(engine, tag)
+            facts = [f for f in facts if f.customer_id in tagged]
+        facts.sort(key=keys[sort])
+        if limit:
+            facts = facts[:limit]
+    if as_json:
+        _print_json(facts)
+        return
+    table = Table(title=f"Customers as of {day}")
+    for column in (
+        "id",
+        "provider id",
+        "name",
+        "open balance",
+        "overdue",
+        "days",
+        "exposure",
+        "credit limit",
+    ):
+        table.add_column(column, justify="right" if column in ("id", "days") else "left")
+    for f in facts:
+        table.add_row(
+            str(f.customer_id),
+            f.provider_customer_id,
+            f.name,
+            _money(f.open_balance),
+            _money(f.overdue_amount),
+            str(f.days_past_due),
+            _money(f.exposure),
+            _money(f.credit_limit),
+        )
+    console.print(table)
+
+
+def _customer_ids_with_tag(engine: Engine, tag: str) -> set[int]:
+    from riskdesk.book.customers import list_customers
+
+    with session_scope(engine) as session:
+        return {c.id for c in list_customers(session, tag=tag)}
+
+
+@customers_app.command("show")
+def customers_show(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Argument(help="Internal id, provider tenant id or name.")],
+    as_of: AsOf = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one customer: details, facts, subscriptions and open invoices.
+
+    Example: [bold]riskdesk customers show 8d3f2c1e-0000-4000-8000-000000000001[/bold]
+    """
+    from riskdesk.book.detail import customer_detail
+
+    with _user_errors():
+        engine = _engine(ctx)
+        day = as_of.date() if as_of else _today()
+        with session_scope(engine) as session:
+            detail = customer_detail(session, customer, day)
+    if as_json:
+        _print_json(detail)
+        return
+    _print_customer(detail, day)
+
+
+def _print_customer(detail, day: date) -> None:
+    c, f = detail.customer, detail.facts
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="bold")
+    info.add_column()
+    for label, value in (
+        ("customer", f"{c.name} (#{c.id})"),
+        ("provider id", c.provider_customer_id),
+        ("domain", c.domain or ""),
+        ("country", c.country or ""),
+        ("billing e-mail", c.billing_email or ""),
+        ("terms", f"{c.payment_terms_days} days"),
+        ("tags", ", ".join(c.tags)),
+        ("customer since", str(c.created_on)),
+        ("credit limit", _money(f.credit_limit)),
+        ("open balance", _money(f.open_balance)),
+        ("overdue", f"{_money(f.overdue_amount)} ({f.days_past_due} days past due)"),
+        ("unbilled usage", _money(f.unbilled_usage)),
+        ("open orders", _money(f.open_orders)),
+        ("exposure", _money(f.exposure)),
+        ("unapplied credit", _money(f.unapplied_credit)),
+    ):
+        info.add_row(label, value)
+    console.print(info)
+    subs = Table(title="Subscriptions")
+    for column in ("provider id", "offer", "kind", "qty", "status", "held for"):
+        subs.add_column(column)
+    for s in detail.subscriptions:
+        subs.add_row(
+            s.provider_subscription_id,
+            s.offer_name,
+            s.kind,
+            str(s.quantity),
+            s.provider_status,
+            ", ".join(s.suspension_reasons),
+        )
+    console.print(subs)
+    invoices = Table(title=f"Unpaid invoices as of {day}")
+    for column in ("number", "issued", "due", "total", "open", "days past due", "disputed"):
+        invoices.add_column(column)
+    for i in detail.open_invoices:
+        invoices.add_row(
+            i.number,
+            str(i.issued_on),
+            str(i.due_on),
+            _money(i.total),
+            _money(i.open_amount),
+            str(i.days_past_due),
+            "yes" if i.disputed else "",
+        )
+    console.print(invoices)
+
+
+@app.command()
+def aging(ctx: typer.Context, as_of: AsOf = None, as_json: JsonFlag = False) -> None:
+    """Aging of receivables per currency: current, 1-30, 31-60, 61-90, 90+ days past due.
+
+    Example: [bold]riskdesk aging --as-of 2026-10-31 --json[/bold]
+    """
+    from riskdesk.book.facts import aging_summary
+
+    with _user_errors():
+        engine = _engine(ctx)
+        day = as_of.date() if as_of else _today()
+        with engine.connect() as connection:
+            rows = aging_summary(connection, day)
+    if as_json:
+        _print_json(rows)
+        return
+    _print_aging(rows, day)
 
 
 def main() -> None:
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 160  # piped or captured: tables need room more than a terminal fit
     app()

@@ -242,10 +242,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("payment_allocations", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_payment_allocations_invoice", ["invoice_id", "applied_on"], unique=False
+            "ix_payment_allocations_invoice",
+            ["invoice_id", "applied_on", "amount_micros"],
+            unique=False,
         )
         batch_op.create_index(
-            batch_op.f("ix_payment_allocations_payment_id"), ["payment_id"], unique=False
+            "ix_payment_allocations_payment",
+            ["payment_id", "applied_on", "amount_micros"],
+            unique=False,
         )
 
     op.create_table(
@@ -319,7 +323,7 @@ def downgrade() -> None:
 
     op.drop_table("subscription_suspensions")
     with op.batch_alter_table("payment_allocations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_payment_allocations_payment_id"))
+        batch_op.drop_index("ix_payment_allocations_payment")
         batch_op.drop_index("ix_payment_allocations_invoice")
 
     op.drop_table("payment_allocations")
