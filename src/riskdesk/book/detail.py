@@ -5,13 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 
 from riskdesk.book.customers import find_customer
 from riskdesk.book.facts import CustomerFacts, customer_facts
-from riskdesk.db.models import Customer, Invoice, PaymentAllocation, Subscription
-from riskdesk.money import Money
+from riskdesk.db.models import Invoice, PaymentAllocation, Subscription
+from riskdesk.money import Money, micros_to_decimal
+
+
+@dataclass(frozen=True)
+class CustomerInfo:
+    id: int
+    provider_customer_id: str
+    name: str
+    domain: str | None
+    country: str | None
+    billing_email: str | None
+    currency: str
+    payment_terms_days: int
+    tags: list[str]
+    created_on: date
 
 
 @dataclass(frozen=True)
@@ -37,7 +51,7 @@ class OpenInvoice:
 
 @dataclass(frozen=True)
 class CustomerDetail:
-    customer: Customer
+    customer: CustomerInfo
     facts: CustomerFacts
     subscriptions: list[SubscriptionView]
     open_invoices: list[OpenInvoice]
@@ -54,20 +68,28 @@ def customer_detail(session: Session, ref: str, as_of: date) -> CustomerDetail:
         .order_by(Subscription.id)
     ).all()
     paid = (
-        select(PaymentAllocation.invoice_id, func.sum(PaymentAllocation.amount).label("paid"))
-        .where(PaymentAllocation.applied_on <= as_of)
+        select(
+            PaymentAllocation.invoice_id,
+            type_coerce(func.sum(PaymentAllocation.amount), BigInteger).label("paid_micros"),
+        )
+        .where(
+            PaymentAllocation.applied_on <= as_of,
+            PaymentAllocation.invoice_id.in_(
+                select(Invoice.id).where(Invoice.customer_id == customer.id)
+            ),
+        )
         .group_by(PaymentAllocation.invoice_id)
         .subquery()
     )
     rows = session.execute(
-        select(Invoice, func.coalesce(paid.c.paid, 0))
+        select(Invoice, paid.c.paid_micros)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
         .where(Invoice.customer_id == customer.id, Invoice.issued_on <= as_of)
         .order_by(Invoice.due_on, Invoice.id)
     ).all()
     open_invoices = []
     for invoice, paid_micros in rows:
-        open_amount = invoice.total - Money.from_micros(paid_micros, invoice.currency).amount
+        open_amount = invoice.total - micros_to_decimal(paid_micros or 0)
         if open_amount > 0:
             open_invoices.append(
                 OpenInvoice(
@@ -81,7 +103,18 @@ def customer_detail(session: Session, ref: str, as_of: date) -> CustomerDetail:
                 )
             )
     return CustomerDetail(
-        customer=customer,
+        customer=CustomerInfo(
+            customer.id,
+            customer.provider_customer_id,
+            customer.name,
+            customer.domain,
+            customer.country,
+            customer.billing_email,
+            customer.currency,
+            customer.payment_terms_days,
+            list(customer.tags or []),
+            customer.created_on,
+        ),
         facts=facts,
         subscriptions=[
             SubscriptionView(

@@ -1,0 +1,5 @@
+"""`python -m riskdesk` is the `riskdesk` command."""
+
+from riskdesk.cli import main
+
+main()
