@@ -221,7 +221,7 @@ def _require_empty_book(engine: Engine) -> None:
 
 @contextmanager
 def _progress(quiet: bool, *, bytes_mode: bool = False) -> Iterator[Progress | None]:
-    if quiet or not err_console.is_terminal and not bytes_mode:
+    if quiet or not err_console.is_terminal:
         yield None
         return
     columns = [TextColumn("{task.description}"), BarColumn()]
