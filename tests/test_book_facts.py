@@ -144,3 +144,20 @@ def test_facts_exposure_ranks_and_rounds_usage_to_cents(engine):
         cid = c.id
     f = facts_of(engine, date(2026, 1, 5))[cid]
     assert f.unbilled_usage == eur("0.01")  # 0.006 rated, shown to the cent
+
+
+def test_top_exposures_ranks_one_currency_at_a_time(engine):
+    as_of = date(2026, 2, 1)
+    with session_scope(engine) as s:
+        small = customer(s, "Small EUR")
+        big = customer(s, "Big USD", "USD")
+        invoice(s, small, "E-1", "100", date(2026, 1, 1), date(2026, 1, 31))
+        invoice(s, big, "U-1", "5000", date(2026, 1, 1), date(2026, 1, 31))
+        ids = small.id, big.id
+    with engine.connect() as conn:
+        assert [f.customer_id for f in top_exposures(conn, as_of)] == [ids[1], ids[0]]
+        eur_only = top_exposures(conn, as_of, currency="EUR")
+        assert [f.customer_id for f in eur_only] == [ids[0]]
+        assert eur_only[0].exposure == eur(100)
+        assert [f.customer_id for f in top_exposures(conn, as_of, 5, currency="USD")] == [ids[1]]
+        assert top_exposures(conn, as_of, currency="JPY") == []

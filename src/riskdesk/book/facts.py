@@ -30,11 +30,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Date, TextClause, bindparam, text
+from sqlalchemy import Date, String, TextClause, bindparam, text
 
 from riskdesk.book._sql import Bind, dialect_name
 from riskdesk.db.types import UTCDateTime
-from riskdesk.money import Money, minor_units
+from riskdesk.money import Money, check_currency, minor_units
 
 
 @dataclass(frozen=True)
@@ -311,36 +311,44 @@ def _clause(sql: str, customer_ids: Sequence[int] | None) -> TextClause:
     return clause.bindparams(*(b for b in binds if f":{b.key}" in sql))
 
 
-_MAKERS: dict[str, Callable[[int | None], Money]] = {}
+class _MoneyOf(dict[int | None, Money]):
+    """micros -> Money in one currency, memoised for one batch of rows.
+
+    The facts build about a million Money values, many of them equal (zero, or an open balance
+    that is also the exposure); a dict hit is far cheaper than building a Money, and Money is
+    immutable, so equal amounts can share one object. `Money`'s constructor (check the code,
+    quantize) is skipped for amounts that are already exact in the minor unit; finer amounts
+    (rated usage) are rounded half to even, exactly as `Money` does.
+    """
+
+    __slots__ = ("currency", "places", "quantum", "step")
+
+    def __init__(self, currency: str) -> None:
+        super().__init__()
+        zero = Money.zero(currency)
+        self[None] = zero
+        self[0] = zero
+        self.currency = currency
+        self.places = minor_units(currency)
+        self.step = 10 ** (6 - self.places)  # micros per minor unit
+        self.quantum = Decimal(1).scaleb(-self.places)
+
+    def __missing__(self, micros: int) -> Money:
+        whole, rest = divmod(micros, self.step)
+        if rest:
+            amount = Decimal(micros).scaleb(-6).quantize(self.quantum, rounding=ROUND_HALF_EVEN)
+        else:
+            amount = Decimal(whole).scaleb(-self.places)
+        money = object.__new__(Money)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", self.currency)
+        self[micros] = money
+        return money
 
 
 def _money_maker(currency: str) -> Callable[[int | None], Money]:
-    """A fast micros -> Money for one currency (the facts build a million of these)."""
-    maker = _MAKERS.get(currency)
-    if maker is not None:
-        return maker
-    zero = Money.zero(currency)
-    places = minor_units(currency)
-    step = 10 ** (6 - places)  # micros per minor unit
-    quantum = Decimal(1).scaleb(-places)
-    new = object.__new__
-    setattr_ = object.__setattr__
-
-    def make(micros: int | None) -> Money:
-        if not micros:
-            return zero
-        whole, rest = divmod(micros, step)
-        if rest:  # finer than the minor unit (rated usage): round half to even, as Money does
-            amount = Decimal(micros).scaleb(-6).quantize(quantum, rounding=ROUND_HALF_EVEN)
-        else:
-            amount = Decimal(whole).scaleb(-places)
-        money = new(Money)
-        setattr_(money, "amount", amount)
-        setattr_(money, "currency", currency)
-        return money
-
-    _MAKERS[currency] = make
-    return make
+    """A fast micros -> Money for one currency (memoised; for one batch of rows)."""
+    return _MoneyOf(currency).__getitem__
 
 
 def _normalise_ids(customer_ids: Sequence[int] | None) -> list[int] | None:
@@ -350,34 +358,90 @@ def _normalise_ids(customer_ids: Sequence[int] | None) -> list[int] | None:
 def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
     facts: list[CustomerFacts] = []
     append = facts.append
+    new = object.__new__
+    set_dict = object.__setattr__
+    monies: dict[str, _MoneyOf] = {}
     # A hundred thousand customers make a million small objects; the cyclic garbage
     # collector would scan them over and over while they are built (none form cycles).
     collecting = gc.isenabled()
     gc.disable()
     try:
         for r in rows:
-            m = _money_maker(r[3])
-            # open balance, current, overdue and exposure are often the same amount
-            amounts = [m(v) for v in r[5:17]]
-            append(
-                CustomerFacts(
-                    as_of,
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    None if r[4] is None else m(r[4]),
-                    amounts[0],
-                    amounts[1],
-                    int(r[18]),
-                    int(r[17]),
-                    *amounts[2:],
-                )
+            currency = r[3]
+            money = monies.get(currency)
+            if money is None:
+                money = monies[currency] = _MoneyOf(currency)
+            (
+                open_balance,
+                overdue,
+                current,
+                d1_30,
+                d31_60,
+                d61_90,
+                d90p,
+                disputed,
+                credit,
+                unbilled,
+                orders,
+                exposure,
+            ) = map(money.__getitem__, r[5:17])
+            # The dataclass's own (frozen) __init__ sets twenty fields one by one through
+            # object.__setattr__; filling the instance dict at once gives the same object.
+            f = new(CustomerFacts)
+            set_dict(
+                f,
+                "__dict__",
+                {
+                    "as_of": as_of,
+                    "customer_id": r[0],
+                    "provider_customer_id": r[1],
+                    "name": r[2],
+                    "currency": currency,
+                    "credit_limit": None if r[4] is None else money[r[4]],
+                    "open_balance": open_balance,
+                    "overdue_amount": overdue,
+                    "days_past_due": int(r[18]),
+                    "unpaid_invoice_count": int(r[17]),
+                    "current": current,
+                    "days_1_30": d1_30,
+                    "days_31_60": d31_60,
+                    "days_61_90": d61_90,
+                    "days_over_90": d90p,
+                    "disputed_amount": disputed,
+                    "unapplied_credit": credit,
+                    "unbilled_usage": unbilled,
+                    "open_orders": orders,
+                    "exposure": exposure,
+                },
             )
+            append(f)
     finally:
         if collecting:
             gc.enable()
     return facts
+
+
+# PostgreSQL settings for the whole-book statements, for their duration only. On a small
+# machine parallel workers each build the same million-row hash tables again (a two-core
+# machine ends up slower, not faster), and JIT compilation of the ~300 expressions costs more
+# than it saves on a query of about a second.
+_PG_SETTINGS = {"jit": "off", "max_parallel_workers_per_gather": "0"}
+
+
+def _fetch(bind: Bind, clause: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+    """All rows of a whole-book statement (on PostgreSQL with `_PG_SETTINGS` in force)."""
+    if dialect_name(bind) != "postgresql":
+        return bind.execute(clause, params).all()
+    names = list(_PG_SETTINGS)
+    read = ", ".join(f"current_setting('{name}')" for name in names)
+    before = bind.execute(text(f"SELECT {read}")).one()
+    # set_config(..., true) is SET LOCAL: it ends with the transaction at the latest, and is
+    # put back below so the rest of the caller's transaction runs as before.
+    change = ", ".join(f"set_config('{name}', :v{k}, true)" for k, name in enumerate(names))
+    bind.execute(text(f"SELECT {change}"), {f"v{k}": _PG_SETTINGS[n] for k, n in enumerate(names)})
+    rows = bind.execute(clause, params).all()
+    bind.execute(text(f"SELECT {change}"), {f"v{k}": before[k] for k in range(len(names))})
+    return rows
 
 
 def customer_facts(
@@ -391,20 +455,29 @@ def customer_facts(
     if ids is not None and not ids:
         return []
     sql = _facts_sql(dialect_name(connection_or_session), ids, order_by="c.id", limit=False)
-    rows = connection_or_session.execute(_clause(sql, ids), _params(as_of, ids)).all()
+    rows = _fetch(connection_or_session, _clause(sql, ids), _params(as_of, ids))
     return _rows_to_facts(rows, as_of)
 
 
-def top_exposures(connection_or_session: Bind, as_of: date, limit: int = 10) -> list[CustomerFacts]:
+def top_exposures(
+    connection_or_session: Bind, as_of: date, limit: int = 10, *, currency: str | None = None
+) -> list[CustomerFacts]:
     """The `limit` customers with the largest exposure as of `as_of` (largest first).
 
-    Exposures in different currencies are ranked by their amounts as they are.
+    Exposures in different currencies cannot be ranked against each other: with `currency`,
+    only customers in that currency are ranked; without it, every customer is, by its amount
+    as it is.
     """
-    sql = _facts_sql(
-        dialect_name(connection_or_session), None, order_by="exposure_micros DESC, c.id", limit=True
-    )
+    dialect = dialect_name(connection_or_session)
+    sql = _facts_sql(dialect, None, order_by="exposure_micros DESC, c.id", limit=True)
     params = _params(as_of, None) | {"limit": int(limit)}
-    rows = connection_or_session.execute(_clause(sql, None), params).all()
+    if currency is None:
+        clause = _clause(sql, None)
+    else:
+        sql = sql.replace("WHERE 1 = 1", "WHERE c.currency = :currency", 1)
+        clause = _clause(sql, None).bindparams(bindparam("currency", type_=String))
+        params["currency"] = check_currency(currency)
+    rows = _fetch(connection_or_session, clause, params)
     return _rows_to_facts(rows, as_of)
 
 
@@ -419,7 +492,7 @@ def aging_summary(connection_or_session: Bind, as_of: date) -> list[AgingRow]:
     GROUP BY currency
     ORDER BY currency
     """
-    rows = connection_or_session.execute(_clause(sql, None), _params(as_of, None)).all()
+    rows = _fetch(connection_or_session, _clause(sql, None), _params(as_of, None))
     result = []
     for r in rows:
         m = _money_maker(r.currency)
