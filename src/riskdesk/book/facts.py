@@ -126,88 +126,63 @@ def _ids_clause(column: str, customer_ids: Sequence[int] | None) -> str:
 def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
     """CTE `inv`: every invoice issued by as_of with a non-zero open amount as of then.
 
-    Most of the book is paid, so the costly per-bucket sums run over the open part only. On
-    SQLite the allocations of each invoice are summed through the covering index
-    (invoice_id, applied_on, amount_micros) while scanning invoices once -- SQLite has no hash
-    join, and this beats materialising and indexing a million sums (`LIMIT -1` keeps SQLite
-    from flattening the subquery and evaluating the sum once per use). PostgreSQL
-    aggregates the allocations once and hash-joins them.
+    Only invoices not settled by as_of are read (through the covering index
+    `ix_invoices_unsettled`, one range for "never settled" and one for "settled later"); what
+    was paid by as_of is the cached `paid_micros` less what was applied after as_of, which is
+    nothing when as_of is today. See `riskdesk.book.payments.refresh_settlement`.
     """
-    ids = _ids_clause("i.customer_id", customer_ids)
-    if dialect == "sqlite":
-        return f"""
-        inv AS (
-            SELECT customer_id, currency, due_on, disputed, open_micros FROM (
-                SELECT i.customer_id, i.currency, i.due_on, i.disputed,
-                       i.total_micros - COALESCE(
-                           (SELECT SUM(a.amount_micros) FROM payment_allocations a
-                            WHERE a.invoice_id = i.id AND a.applied_on <= :as_of), 0)
-                           AS open_micros
-                FROM invoices i
-                WHERE i.issued_on <= :as_of{ids}
-                LIMIT -1
-            ) per_invoice
-            WHERE open_micros <> 0
-        )"""
-    paid_ids = (
-        ""
-        if customer_ids is None
-        else " AND a.invoice_id IN (SELECT id FROM invoices WHERE customer_id IN :ids)"
-    )
+    ids = _ids_clause("customer_id", customer_ids)
+    columns = "id, customer_id, currency, due_on, disputed, total_micros, paid_micros"
     return f"""
-        paid AS (
-            SELECT a.invoice_id, CAST(SUM(a.amount_micros) AS BIGINT) AS paid_micros
-            FROM payment_allocations a
-            WHERE a.applied_on <= :as_of{paid_ids}
-            GROUP BY a.invoice_id
+        later_paid AS (
+            SELECT invoice_id, SUM(amount_micros) AS later_micros
+            FROM payment_allocations WHERE applied_on > :as_of
+            GROUP BY invoice_id
+        ),
+        unsettled AS (
+            SELECT {columns} FROM invoices
+            WHERE settled_on IS NULL AND issued_on <= :as_of{ids}
+            UNION ALL
+            SELECT {columns} FROM invoices
+            WHERE settled_on > :as_of AND issued_on <= :as_of{ids}
         ),
         inv AS (
-            SELECT i.customer_id, i.currency, i.due_on, i.disputed,
-                   i.total_micros - COALESCE(p.paid_micros, 0) AS open_micros
-            FROM invoices i LEFT JOIN paid p ON p.invoice_id = i.id
-            WHERE i.issued_on <= :as_of{ids}
-              AND i.total_micros - COALESCE(p.paid_micros, 0) <> 0
+            SELECT customer_id, currency, due_on, disputed, open_micros FROM (
+                SELECT u.customer_id, u.currency, u.due_on, u.disputed,
+                       u.total_micros - u.paid_micros + COALESCE(l.later_micros, 0)
+                           AS open_micros
+                FROM unsettled u LEFT JOIN later_paid l ON l.invoice_id = u.id
+            ) per_invoice
+            WHERE open_micros <> 0
         )"""
 
 
 def _credit_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
     """CTE `credit`: per customer and currency, money received by as_of not applied by then."""
-    ids = _ids_clause("p.customer_id", customer_ids)
-    if dialect == "sqlite":
-        return f"""
+    ids = _ids_clause("customer_id", customer_ids)
+    columns = "id, customer_id, currency, amount_micros, applied_micros"
+    return f"""
+        later_used AS (
+            SELECT payment_id, SUM(amount_micros) AS later_micros
+            FROM payment_allocations WHERE applied_on > :as_of
+            GROUP BY payment_id
+        ),
+        unapplied AS (
+            SELECT {columns} FROM payments
+            WHERE settled_on IS NULL AND received_on <= :as_of{ids}
+            UNION ALL
+            SELECT {columns} FROM payments
+            WHERE settled_on > :as_of AND received_on <= :as_of{ids}
+        ),
         credit AS (
             SELECT customer_id, currency, SUM(left_micros) AS credit_micros FROM (
                 SELECT p.customer_id, p.currency,
-                       p.amount_micros - COALESCE(
-                           (SELECT SUM(a.amount_micros) FROM payment_allocations a
-                            WHERE a.payment_id = p.id AND a.applied_on <= :as_of), 0)
+                       p.amount_micros - p.applied_micros + COALESCE(l.later_micros, 0)
                            AS left_micros
-                FROM payments p
-                WHERE p.received_on <= :as_of{ids}
-                LIMIT -1
+                FROM unapplied p LEFT JOIN later_used l ON l.payment_id = p.id
             ) per_payment
             WHERE left_micros <> 0
             GROUP BY customer_id, currency
-        )"""
-    used_ids = (
-        ""
-        if customer_ids is None
-        else " AND a.payment_id IN (SELECT id FROM payments WHERE customer_id IN :ids)"
-    )
-    return f"""
-        used AS (
-            SELECT a.payment_id, CAST(SUM(a.amount_micros) AS BIGINT) AS used_micros
-            FROM payment_allocations a
-            WHERE a.applied_on <= :as_of{used_ids}
-            GROUP BY a.payment_id
-        ),
-        credit AS (
-            SELECT p.customer_id, p.currency,
-                   SUM(p.amount_micros - COALESCE(u.used_micros, 0)) AS credit_micros
-            FROM payments p LEFT JOIN used u ON u.payment_id = p.id
-            WHERE p.received_on <= :as_of{ids}
-              AND p.amount_micros - COALESCE(u.used_micros, 0) <> 0
-            GROUP BY p.customer_id, p.currency
         )"""
 
 

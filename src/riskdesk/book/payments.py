@@ -213,6 +213,47 @@ def _fifo_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
     return max(result.rowcount or 0, 0)
 
 
+def refresh_settlement(bind: Bind, customer_ids: Sequence[int] | None = None) -> None:
+    """Recompute what was applied to each invoice and payment, and the day it was settled.
+
+    `invoices.paid_micros` / `payments.applied_micros` are the sums of their allocations and
+    `settled_on` the day of the allocation that left nothing open (NULL while something is).
+    Allocations only grow, so these are caches of `payment_allocations`; `allocate` refreshes
+    them, and so must anything else that writes allocations (the demo book, benchmarks).
+    The facts query then reads only what was not settled by its day.
+    """
+    if isinstance(bind, Session):
+        bind.flush()
+    for table, key, done, whole in (
+        ("invoices", "invoice_id", "paid_micros", "total_micros"),
+        ("payments", "payment_id", "applied_micros", "amount_micros"),
+    ):
+        scope = (
+            ""
+            if customer_ids is None
+            else f" WHERE a.{key} IN (SELECT id FROM {table} WHERE customer_id IN :ids)"
+        )
+        sql = f"""
+            UPDATE {table}
+            SET {done} = s.done,
+                settled_on = CASE WHEN {table}.{whole} > 0 AND s.done >= {table}.{whole}
+                                  THEN s.last_on END
+            FROM (
+                SELECT a.{key} AS id, SUM(a.amount_micros) AS done,
+                       MAX(a.applied_on) AS last_on
+                FROM payment_allocations a{scope}
+                GROUP BY a.{key}
+            ) s
+            WHERE s.id = {table}.id
+              AND ({table}.{done} <> s.done OR {table}.settled_on IS NULL
+                   OR {table}.settled_on <> s.last_on)
+        """
+        if customer_ids is None:
+            bind.execute(query(sql))
+        else:
+            bind.execute(query(sql, "ids"), {"ids": list(customer_ids)})
+
+
 def allocate(session_or_connection: Bind, customer_ids: Sequence[int] | None = None) -> int:
     """Apply unapplied payments to open invoices (named ones first, then oldest-first).
 
@@ -229,6 +270,8 @@ def allocate(session_or_connection: Bind, customer_ids: Sequence[int] | None = N
     _lock(bind)
     created = _named_pass(bind, customer_ids)
     created += _fifo_pass(bind, customer_ids)
+    if created:
+        refresh_settlement(bind, customer_ids)
     return created
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -154,6 +155,13 @@ class Invoice(Base):
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal] = mapped_column("total_micros", Micros)
     disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Kept by riskdesk.book.payments.refresh_settlement from the allocations: all that was
+    # ever applied, and the day the invoice became fully paid (NULL while anything is open).
+    # "Open as of D" then reads only invoices not settled by D.
+    paid: Mapped[Decimal] = mapped_column(
+        "paid_micros", Micros, default=Decimal(0), server_default=text("0")
+    )
+    settled_on: Mapped[date | None] = mapped_column(Date)
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", cascade="all, delete-orphan", order_by="InvoiceLine.line_no"
@@ -161,6 +169,18 @@ class Invoice(Base):
 
     __table_args__ = (
         Index("ix_invoices_customer_issued", "customer_id", "issued_on"),
+        Index(
+            "ix_invoices_unsettled",
+            "settled_on",
+            "issued_on",
+            "customer_id",
+            "currency",
+            "due_on",
+            "disputed",
+            "total_micros",
+            "paid_micros",
+            "id",
+        ),
         CheckConstraint("due_on >= issued_on", name="due_after_issue"),
     )
 
@@ -197,12 +217,29 @@ class Payment(Base):
     method: Mapped[str | None] = mapped_column(String(32))
     # Invoice numbers the customer said this payment is for; empty means oldest-first.
     applies_to: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Kept by refresh_settlement: all that was ever applied, and the day nothing was left.
+    applied: Mapped[Decimal] = mapped_column(
+        "applied_micros", Micros, default=Decimal(0), server_default=text("0")
+    )
+    settled_on: Mapped[date | None] = mapped_column(Date)
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (CheckConstraint("amount_micros > 0", name="amount_positive"),)
+    __table_args__ = (
+        Index(
+            "ix_payments_unsettled",
+            "settled_on",
+            "received_on",
+            "customer_id",
+            "currency",
+            "amount_micros",
+            "applied_micros",
+            "id",
+        ),
+        CheckConstraint("amount_micros > 0", name="amount_positive"),
+    )
 
 
 class PaymentAllocation(Base):
@@ -226,6 +263,14 @@ class PaymentAllocation(Base):
         # from the index alone by the every-customer facts query.
         Index("ix_payment_allocations_invoice", "invoice_id", "applied_on", "amount_micros"),
         Index("ix_payment_allocations_payment", "payment_id", "applied_on", "amount_micros"),
+        # "What was applied after D" for as-of queries: empty for D = today.
+        Index(
+            "ix_payment_allocations_applied",
+            "applied_on",
+            "invoice_id",
+            "payment_id",
+            "amount_micros",
+        ),
         CheckConstraint("amount_micros > 0", name="amount_positive"),
     )
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
+from riskdesk.book.payments import refresh_settlement
 from riskdesk.db.bulk import bulk_insert
 from riskdesk.db.models import Base, Customer
 from riskdesk.demo.generate import Book, generate_book
@@ -102,6 +103,9 @@ def build_demo_book(
                 report("writing rows", done, total_rows)
         if connection.dialect.name == "postgresql":
             _advance_sequences(connection, [n for n in TABLE_ORDER if counts[n]])
+        report("settling invoices", 0, 1)
+        refresh_settlement(connection)  # the allocations above were written directly
+        report("settling invoices", 1, 1)
         session = Session(bind=connection)
         audit.record(
             session,

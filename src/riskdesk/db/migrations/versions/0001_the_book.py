@@ -81,6 +81,8 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("total_micros", sa.BigInteger(), nullable=False),
         sa.Column("disputed", sa.Boolean(), nullable=False),
+        sa.Column("paid_micros", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+        sa.Column("settled_on", sa.Date(), nullable=True),
         sa.CheckConstraint("due_on >= issued_on", name=op.f("ck_invoices_due_after_issue")),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_invoices_customer_id_customers")
@@ -91,6 +93,21 @@ def upgrade() -> None:
     with op.batch_alter_table("invoices", schema=None) as batch_op:
         batch_op.create_index(
             "ix_invoices_customer_issued", ["customer_id", "issued_on"], unique=False
+        )
+        batch_op.create_index(
+            "ix_invoices_unsettled",
+            [
+                "settled_on",
+                "issued_on",
+                "customer_id",
+                "currency",
+                "due_on",
+                "disputed",
+                "total_micros",
+                "paid_micros",
+                "id",
+            ],
+            unique=False,
         )
 
     op.create_table(
@@ -126,6 +143,8 @@ def upgrade() -> None:
         sa.Column("amount_micros", sa.BigInteger(), nullable=False),
         sa.Column("method", sa.String(length=32), nullable=True),
         sa.Column("applies_to", sa.JSON(), nullable=False),
+        sa.Column("applied_micros", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+        sa.Column("settled_on", sa.Date(), nullable=True),
         sa.CheckConstraint("amount_micros > 0", name=op.f("ck_payments_amount_positive")),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_payments_customer_id_customers")
@@ -135,6 +154,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payments_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(
+            "ix_payments_unsettled",
+            [
+                "settled_on",
+                "received_on",
+                "customer_id",
+                "currency",
+                "amount_micros",
+                "applied_micros",
+                "id",
+            ],
+            unique=False,
+        )
 
     op.create_table(
         "provider_invoice_lines",
@@ -251,6 +283,11 @@ def upgrade() -> None:
             ["payment_id", "applied_on", "amount_micros"],
             unique=False,
         )
+        batch_op.create_index(
+            "ix_payment_allocations_applied",
+            ["applied_on", "invoice_id", "payment_id", "amount_micros"],
+            unique=False,
+        )
 
     op.create_table(
         "subscription_suspensions",
@@ -323,6 +360,7 @@ def downgrade() -> None:
 
     op.drop_table("subscription_suspensions")
     with op.batch_alter_table("payment_allocations", schema=None) as batch_op:
+        batch_op.drop_index("ix_payment_allocations_applied")
         batch_op.drop_index("ix_payment_allocations_payment")
         batch_op.drop_index("ix_payment_allocations_invoice")
 
@@ -340,6 +378,7 @@ def downgrade() -> None:
 
     op.drop_table("provider_invoice_lines")
     with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index("ix_payments_unsettled")
         batch_op.drop_index(batch_op.f("ix_payments_customer_id"))
 
     op.drop_table("payments")
@@ -348,6 +387,7 @@ def downgrade() -> None:
 
     op.drop_table("orders")
     with op.batch_alter_table("invoices", schema=None) as batch_op:
+        batch_op.drop_index("ix_invoices_unsettled")
         batch_op.drop_index("ix_invoices_customer_issued")
 
     op.drop_table("invoices")
