@@ -192,7 +192,14 @@ def demo(
             )
         with engine.connect() as connection:
             aging = aging_summary(connection, day)
-            exposures = top_exposures(connection, day, limit=10)
+            # Amounts in different currencies cannot be ranked together: the largest few in
+            # each of the three currencies with the most customers owing.
+            biggest = sorted(aging, key=lambda row: -row.customers)[:3]
+            exposures = [
+                facts
+                for row in biggest
+                for facts in top_exposures(connection, day, limit=4, currency=row.currency)
+            ]
         if as_json:
             _print_json(
                 {
