@@ -210,7 +210,9 @@ def test_default_reject_path(engine, tmp_path):
 def test_importing_the_same_file_twice_changes_nothing(engine, tmp_path):
     add_customers(engine)
     path = write_pc_usage_csv(tmp_path / "usage.csv", TENANTS, 2_500, seed=3)
-    first = import_file(engine, "pc-usage", path, block_size=64 << 10)  # many batches
+    first = import_file(
+        engine, "pc-usage", path, block_size=64 << 10, batch_rows=100
+    )  # many batches
     assert first.rows_inserted == 2_500
     with session_scope(engine) as session:
         total = session.scalar(select(func.sum(UsageRecord.amount)))
@@ -230,6 +232,21 @@ def test_duplicate_rows_inside_one_file_are_bad_rows(engine, tmp_path):
     [error] = caught.value.errors
     assert (error.line, error.column) == (3, "row")
     assert "line 2" in error.message
+
+
+def test_duplicate_rows_in_later_batches_name_the_first_line(engine, tmp_path):
+    add_customers(engine)
+    rows = [usage_row(UsageDate=f"1/{day}/2026") for day in range(1, 29)]
+    rows += [usage_row(UsageDate="1/3/2026", Quantity="7"), usage_row(UsageDate="1/27/2026")]
+    path = write_rows(tmp_path / "usage.csv", rows)
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "pc-usage", path, block_size=512, batch_rows=2)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(30, "row"), (31, "row")]
+    assert "line 4" in caught.value.errors[0].message
+    assert "line 28" in caught.value.errors[1].message
+    assert count(engine) == 0
+    result = import_file(engine, "pc-usage", path, block_size=512, batch_rows=2, skip_bad_rows=True)
+    assert (result.rows_inserted, result.rows_rejected) == (28, 2)
 
 
 def test_headers_in_other_spelling_and_case_are_accepted(engine, tmp_path):

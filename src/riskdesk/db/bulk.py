@@ -90,3 +90,94 @@ def bulk_insert(
             )
             return cursor.rowcount
     raise NotImplementedError(f"bulk insert on {connection.dialect.name}")
+
+
+def bulk_insert_columns(
+    connection: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    *,
+    ignore_conflicts_on: str | None = None,
+) -> int:
+    """`bulk_insert` of column lists (`values[k]` holds column `columns[k]` of every row).
+
+    On SQLite the rows are zipped as the driver reads them, so only one row tuple exists at a
+    time; values must already be in SQLite storage form (dates as ISO strings).
+    """
+    if not values or not len(values[0]):
+        return 0
+    if connection.dialect.name != "sqlite":
+        rows = list(zip(*values, strict=True))
+        return bulk_insert(
+            connection, table, columns, rows, ignore_conflicts_on=ignore_conflicts_on
+        )
+    names = ", ".join(columns)
+    verb = "INSERT OR IGNORE" if ignore_conflicts_on else "INSERT"
+    marks = ", ".join("?" for _ in columns)
+    dbapi = connection.connection.driver_connection
+    before = dbapi.total_changes
+    cursor = dbapi.cursor()
+    cursor.executemany(
+        f"{verb} INTO {table.name} ({names}) VALUES ({marks})", zip(*values, strict=True)
+    )
+    cursor.close()
+    return dbapi.total_changes - before
+
+
+def bulk_insert_arrow(
+    connection: Connection,
+    table: Table,
+    data: Any,
+    *,
+    ignore_conflicts_on: str | None = None,
+) -> int:
+    """`bulk_insert` for a pyarrow Table whose column names are `table`'s columns.
+
+    On PostgreSQL the batch is written as one CSV payload by pyarrow's CSV writer and sent
+    with one `COPY ... (FORMAT csv)` straight into the table: no Python object per value.
+    Nulls are written as empty unquoted fields (NULL to COPY), strings are quoted when needed,
+    dates as ISO, floats in shortest round-trip form. With `ignore_conflicts_on` the keys of
+    `data` must be distinct: the keys already in the table are looked up first (one indexed
+    `= ANY(array)` query) and those rows left out, which is much cheaper than staging the
+    batch and `INSERT ... ON CONFLICT DO NOTHING`. A concurrent transaction inserting the
+    same keys in between makes the COPY fail on the unique index (the import is rolled back
+    and can simply be run again); it never duplicates a row. Elsewhere it falls back to
+    `bulk_insert`.
+    """
+    if data.num_rows == 0:
+        return 0
+    columns = list(data.column_names)
+    if connection.dialect.name != "postgresql":
+        rows = list(zip(*(data.column(c).to_pylist() for c in columns), strict=True))
+        return bulk_insert(
+            connection, table, columns, rows, ignore_conflicts_on=ignore_conflicts_on
+        )
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+
+    dbapi = connection.connection.driver_connection
+    with dbapi.cursor() as cursor:
+        if ignore_conflicts_on is not None:
+            key = ignore_conflicts_on
+            cursor.execute(
+                f"SELECT {key} FROM {table.name} WHERE {key} = ANY(%s)",
+                (data.column(key).to_pylist(),),
+            )
+            present = [k for (k,) in cursor.fetchall()]
+            if present:
+                keys = pa.array(present, data.schema.field(key).type)
+                data = data.filter(pc.invert(pc.is_in(data.column(key), value_set=keys)))
+                if data.num_rows == 0:
+                    return 0
+        sink = pa.BufferOutputStream()
+        pa_csv.write_csv(
+            data,
+            sink,
+            write_options=pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
+        )
+        names = ", ".join(columns)
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(memoryview(sink.getvalue()))
+    return data.num_rows

@@ -67,6 +67,7 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
     actor: str = "riskdesk",
     block_size: int | None = None,
+    batch_rows: int | None = None,
 ) -> ImportResult:
     """Import `path` as `kind` (pc-usage, pc-invoice, customers, invoices, payments).
 
@@ -74,6 +75,8 @@ def import_file(
     row) and nothing is written. With `skip_bad_rows` the good rows land and the bad ones are
     copied, as they were, to `reject_path` (default `<file>.rejects.csv`) with an `error`
     column. Rows already in the book are skipped, so importing a file twice changes nothing.
+    `block_size` (bytes read and parsed at a time) and `batch_rows` (rows checked and inserted
+    together) tune the provider exports' streaming; the defaults suit large files.
     """
     path = Path(path)
     label = str(path)
@@ -105,6 +108,7 @@ def import_file(
                     skip_bad_rows=skip_bad_rows,
                     progress=progress,
                     block_size=block_size,
+                    batch_rows=batch_rows,
                 )
                 sha256 = out.sha256
                 result.rows_rejected = out.rows_rejected

@@ -9,7 +9,7 @@ row identity ResourceURI, ChargeType and UnitType.
 Row identity (`row_hash`): CustomerId, SubscriptionId, EntitlementId, UsageDate (as ISO),
 MeterId, ResourceURI, region, ChargeType, UnitType; ids and the URI compared in lower case.
 Amounts and InvoiceNumber are not part of it, so a day re-rated or billed later is the same
-row (the first import wins).
+row (the first import wins). The hash is defined in `riskdesk.imports.rowhash`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from sqlalchemy import Connection, select
 
 from riskdesk.db.models import Customer, Subscription, UsageRecord
 from riskdesk.imports import vec
-from riskdesk.imports.bulkfile import Checked, Problems, max_length, value
+from riskdesk.imports.bulkfile import Checked, Problems, value
 from riskdesk.imports.headers import Field
+from riskdesk.imports.rowhash import encode, value_hashes
 
 FIELDS = [
     Field("CustomerId", ("CustomerTenantId",), required=True),
@@ -99,19 +100,38 @@ class UsageSpec:
         )
 
     def check(self, cols, problems: Problems, label) -> Checked:
+        """Validate a batch. Repetitive columns (ids, dates, meters, regions, currency) are
+        dictionary-encoded and checked, hashed and turned into Python values once per distinct
+        value; only Quantity and BillingPreTaxTotal are parsed row by row (column-wise)."""
         n = problems.n
-        blank_col = pa.array([""] * n, pa.string())
+        encoded: dict[str, tuple[np.ndarray, pa.Array]] = {}
 
         def col(name: str) -> pa.Array:
-            return cols.get(name, blank_col)
+            return cols[name] if name in cols else pa.nulls(n, pa.string()).fill_null("")
+
+        def enc(name: str) -> tuple[np.ndarray, pa.Array]:
+            if name not in encoded:
+                encoded[name] = encode(col(name))
+            return encoded[name]
+
+        region_name = "ResourceLocation" if "ResourceLocation" in cols else "MeterRegion"
+        encoded["region"] = enc(region_name)
+
+        def empty(name: str) -> np.ndarray:
+            if name in ("Quantity", "BillingPreTaxTotal"):
+                return vec.empty(col(name))
+            codes, uniques = enc(name)
+            return vec.empty(uniques)[codes]
 
         empties = {}
         for name in REQUIRED_VALUES:
-            empties[name] = vec.empty(col(name))
+            empties[name] = empty(name)
             problems.add(empties[name], label(name), lambda i: "required value is empty")
 
         customer = col("CustomerId")
-        customer_ids, found = vec.lookup(customer, *self.customers, lower=True)
+        codes, uniques = enc("CustomerId")
+        ids_u, found_u = vec.lookup(uniques, *self.customers, lower=True)
+        customer_ids, found = ids_u[codes], found_u[codes]
         problems.add(
             ~found & ~empties["CustomerId"],
             label("CustomerId"),
@@ -119,9 +139,10 @@ class UsageSpec:
         )
 
         usage_date = col("UsageDate")
-        days, bad_date = vec.parse_dates(usage_date)
+        date_codes, date_uniques = enc("UsageDate")
+        days_u, bad_date_u = vec.parse_dates(date_uniques)
         problems.add(
-            bad_date & ~empties["UsageDate"],
+            bad_date_u[date_codes] & ~empties["UsageDate"],
             label("UsageDate"),
             lambda i: f"not a date: {value(usage_date, i)!r} (expected M/D/YYYY)",
         )
@@ -148,58 +169,105 @@ class UsageSpec:
         )
 
         currency = col("BillingCurrency")
+        codes, uniques = enc("BillingCurrency")
         problems.add(
-            ~vec.known_currency(currency) & ~empties["BillingCurrency"],
+            ~vec.known_currency(uniques)[codes] & ~empties["BillingCurrency"],
             label("BillingCurrency"),
             lambda i: f"unknown currency {value(currency, i)!r} (expected an ISO 4217 code)",
         )
 
-        region = col("ResourceLocation") if "ResourceLocation" in cols else col("MeterRegion")
-        region_label = label("ResourceLocation" if "ResourceLocation" in cols else "MeterRegion")
-        max_length(problems, region, region_label, 64)
-        for name, limit in LENGTHS.items():
-            if name in cols:
-                max_length(problems, cols[name], label(name), limit)
+        for name, limit in (("region", 64), *LENGTHS.items()):
+            if name == "region" or name in cols:
+                codes, uniques = enc(name)
+                too_long = vec.longer_than(uniques, limit)
+                if too_long.any():
+                    problems.add(
+                        too_long[codes],
+                        label(region_name if name == "region" else name),
+                        lambda i, limit=limit: f"value longer than {limit} characters",
+                    )
 
-        subscription = col("SubscriptionId")
-        subscription_ids, _ = vec.lookup(subscription, *self.subscriptions, lower=True)
-        iso = pa.array(np.datetime_as_string(days, unit="D"), pa.string())
+        codes, uniques = enc("SubscriptionId")
+        sub_u, _ = vec.lookup(uniques, *self.subscriptions, lower=True)
+        subscription_ids = sub_u[codes]
+        iso_u = pa.array(np.datetime_as_string(days_u, unit="D"), pa.string())
+
+        def hashed(name: str, lower: bool = True) -> np.ndarray:
+            codes, uniques = enc(name)
+            if lower:
+                uniques = pc.utf8_lower(uniques)
+            return value_hashes(uniques.to_pylist())[codes]
+
         identity = [
-            pc.utf8_lower(customer),
-            pc.utf8_lower(subscription),
-            pc.utf8_lower(col("EntitlementId")),
-            iso,
-            pc.utf8_lower(col("MeterId")),
-            pc.utf8_lower(col("ResourceURI")),
-            region,
-            col("ChargeType"),
-            col("UnitType"),
+            hashed("CustomerId"),
+            hashed("SubscriptionId"),
+            hashed("EntitlementId"),
+            value_hashes(iso_u.to_pylist())[date_codes],
+            hashed("MeterId"),
+            hashed("ResourceURI"),
+            hashed("region", lower=False),
+            hashed("ChargeType", lower=False),
+            hashed("UnitType", lower=False),
         ]
 
+        def strings(name: str, idx: np.ndarray, nullable: bool = True) -> list:
+            codes, uniques = enc(name)
+            return vec.decode(codes[idx], uniques, nullable=nullable)
+
+        def columns(idx: np.ndarray, hashes: np.ndarray) -> list[list]:
+            """Insert values column by column, in `self.columns` order (SQLite forms)."""
+            sub = subscription_ids[idx]
+            return [
+                customer_ids[idx].tolist(),
+                [s if s >= 0 else None for s in sub.tolist()]
+                if (sub >= 0).any()
+                else [None] * len(idx),
+                strings("SubscriptionId", idx, nullable=False),
+                strings("EntitlementId", idx),
+                vec.decode(date_codes[idx], iso_u, nullable=False),
+                strings("MeterId", idx, nullable=False),
+                strings("MeterCategory", idx),
+                strings("MeterName", idx),
+                strings("region", idx),
+                quantity[idx].tolist(),
+                strings("Unit", idx),
+                strings("BillingCurrency", idx, nullable=False),
+                micros[idx].tolist(),
+                strings("InvoiceNumber", idx),
+                hashes.tolist(),
+            ]
+
         def rows(idx: np.ndarray, hashes: np.ndarray) -> list[tuple]:
+            return list(zip(*columns(idx, hashes), strict=True))
+
+        def table(idx: np.ndarray, hashes: np.ndarray) -> pa.Table:
             take = pa.array(idx)
-            sub = subscription_ids[idx].tolist()
-            return list(
-                zip(
-                    customer_ids[idx].tolist(),
-                    [s if s >= 0 else None for s in sub]
-                    if (subscription_ids >= 0).any()
-                    else [None] * len(idx),
-                    vec.strings(subscription.take(take)),
-                    vec.nullable_strings(col("EntitlementId").take(take)),
-                    vec.strings(iso.take(take)),
-                    vec.strings(col("MeterId").take(take)),
-                    vec.nullable_strings(col("MeterCategory").take(take)),
-                    vec.nullable_strings(col("MeterName").take(take)),
-                    vec.nullable_strings(region.take(take)),
-                    quantity[idx].tolist(),
-                    vec.nullable_strings(col("Unit").take(take)),
-                    vec.strings(currency.take(take)),
-                    micros[idx].tolist(),
-                    vec.nullable_strings(col("InvoiceNumber").take(take)),
-                    hashes.tolist(),
-                    strict=True,
-                )
+            sub = subscription_ids[idx]
+
+            def text(name: str, nullable: bool = True) -> pa.Array:
+                codes, uniques = enc(name)
+                if nullable:
+                    uniques = pc.if_else(vec.empty(uniques), pa.scalar(None, pa.string()), uniques)
+                return uniques.take(pa.array(codes[idx]))
+
+            return pa.table(
+                {
+                    "customer_id": pa.array(customer_ids[idx]),
+                    "subscription_id": pa.array(sub, mask=sub < 0),
+                    "provider_subscription_id": text("SubscriptionId", nullable=False),
+                    "entitlement_id": text("EntitlementId"),
+                    "usage_date": iso_u.take(pa.array(date_codes[idx])),
+                    "meter_id": text("MeterId", nullable=False),
+                    "meter_category": text("MeterCategory"),
+                    "meter_name": text("MeterName"),
+                    "region": text("region"),
+                    "quantity": pa.array(quantity).take(take),
+                    "unit": text("Unit"),
+                    "currency": text("BillingCurrency", nullable=False),
+                    "amount_micros": pa.array(micros).take(take),
+                    "invoice_number": text("InvoiceNumber"),
+                    "row_hash": pa.array(hashes),
+                }
             )
 
-        return Checked(identity=identity, rows=rows)
+        return Checked(identity=identity, rows=rows, table=table, columns=columns)

@@ -148,3 +148,16 @@ def nullable_strings(array: pa.Array) -> list[str | None]:
 
 def strings(array: pa.Array) -> list[str]:
     return array.to_numpy(zero_copy_only=False).tolist()
+
+
+def longer_than(array: pa.Array, limit: int) -> np.ndarray:
+    return _np_bool(pc.greater(pc.utf8_length(array), limit))
+
+
+def decode(codes: np.ndarray, uniques: pa.Array, *, nullable: bool = True) -> list[str | None]:
+    """Python strings of dictionary-encoded rows (each distinct value is one str object);
+    with `nullable`, empty or blank values become None."""
+    values = np.array(uniques.to_pylist(), dtype=object)
+    if nullable and len(values):
+        values[empty(uniques)] = None
+    return values[codes].tolist()
