@@ -123,35 +123,46 @@ def _ids_clause(column: str, customer_ids: Sequence[int] | None) -> str:
     return "" if customer_ids is None else f" AND {column} IN :ids"
 
 
-def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
-    """CTE `inv`: every invoice issued by as_of with a non-zero open amount as of then.
+def _not_settled_ctes(name: str, table: str, key: str, dated: str, columns: str, ids: str) -> str:
+    """CTEs `{name}_later` and `{name}`: the rows of `table` (invoices or payments) dated by
+    as_of and not settled by then, and per row what was applied after as_of.
 
-    Only invoices not settled by as_of are read (through the covering index
-    `ix_invoices_unsettled`, one range for "never settled" and one for "settled later"); what
-    was paid by as_of is the cached `paid_micros` less what was applied after as_of, which is
-    nothing when as_of is today. See `riskdesk.book.payments.refresh_settlement`.
+    Read through the covering index on (settled_on, ...): one range for "never settled", one
+    for "settled later". What was applied by as_of is the cached total less what came after,
+    which is nothing when as_of is today. See `riskdesk.book.payments.refresh_settlement`.
     """
-    ids = _ids_clause("customer_id", customer_ids)
-    columns = "id, customer_id, currency, due_on, disputed, total_micros, paid_micros"
     return f"""
-        later_paid AS (
-            SELECT invoice_id, SUM(amount_micros) AS later_micros
+        {name}_later AS (
+            SELECT {key} AS id, SUM(amount_micros) AS later_micros
             FROM payment_allocations WHERE applied_on > :as_of
-            GROUP BY invoice_id
+            GROUP BY {key}
         ),
-        unsettled AS (
-            SELECT {columns} FROM invoices
-            WHERE settled_on IS NULL AND issued_on <= :as_of{ids}
+        {name} AS (
+            SELECT {columns} FROM {table}
+            WHERE settled_on IS NULL AND {dated} <= :as_of{ids}
             UNION ALL
-            SELECT {columns} FROM invoices
-            WHERE settled_on > :as_of AND issued_on <= :as_of{ids}
-        ),
+            SELECT {columns} FROM {table}
+            WHERE settled_on > :as_of AND {dated} <= :as_of{ids}
+        )"""
+
+
+def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
+    """CTE `inv`: every invoice issued by as_of with a non-zero open amount as of then."""
+    unsettled = _not_settled_ctes(
+        "unsettled",
+        "invoices",
+        "invoice_id",
+        "issued_on",
+        "id, customer_id, currency, due_on, disputed, total_micros, paid_micros",
+        _ids_clause("customer_id", customer_ids),
+    )
+    return f"""{unsettled},
         inv AS (
             SELECT customer_id, currency, due_on, disputed, open_micros FROM (
                 SELECT u.customer_id, u.currency, u.due_on, u.disputed,
                        u.total_micros - u.paid_micros + COALESCE(l.later_micros, 0)
                            AS open_micros
-                FROM unsettled u LEFT JOIN later_paid l ON l.invoice_id = u.id
+                FROM unsettled u LEFT JOIN unsettled_later l ON l.id = u.id
             ) per_invoice
             WHERE open_micros <> 0
         )"""
@@ -159,27 +170,21 @@ def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
 
 def _credit_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
     """CTE `credit`: per customer and currency, money received by as_of not applied by then."""
-    ids = _ids_clause("customer_id", customer_ids)
-    columns = "id, customer_id, currency, amount_micros, applied_micros"
-    return f"""
-        later_used AS (
-            SELECT payment_id, SUM(amount_micros) AS later_micros
-            FROM payment_allocations WHERE applied_on > :as_of
-            GROUP BY payment_id
-        ),
-        unapplied AS (
-            SELECT {columns} FROM payments
-            WHERE settled_on IS NULL AND received_on <= :as_of{ids}
-            UNION ALL
-            SELECT {columns} FROM payments
-            WHERE settled_on > :as_of AND received_on <= :as_of{ids}
-        ),
+    unapplied = _not_settled_ctes(
+        "unapplied",
+        "payments",
+        "payment_id",
+        "received_on",
+        "id, customer_id, currency, amount_micros, applied_micros",
+        _ids_clause("customer_id", customer_ids),
+    )
+    return f"""{unapplied},
         credit AS (
             SELECT customer_id, currency, SUM(left_micros) AS credit_micros FROM (
                 SELECT p.customer_id, p.currency,
                        p.amount_micros - p.applied_micros + COALESCE(l.later_micros, 0)
                            AS left_micros
-                FROM unapplied p LEFT JOIN later_used l ON l.payment_id = p.id
+                FROM unapplied p LEFT JOIN unapplied_later l ON l.id = p.id
             ) per_payment
             WHERE left_micros <> 0
             GROUP BY customer_id, currency
