@@ -338,3 +338,18 @@ def test_provider_invoice_negative_quantity_on_a_new_charge_is_bad(engine, tmp_p
         (2, "BillableQuantity"),
         (3, "Currency"),
     ]
+
+
+def test_a_file_that_is_not_utf8_is_refused_naming_the_line(engine, tmp_path):
+    load_customers(engine, tmp_path)
+    path = tmp_path / "payments.csv"
+    path.write_bytes(
+        b"reference,customer,received_on,currency,amount,method\n"
+        + f"P1,{T1},2026-02-10,EUR,10,sepa\n".encode()
+        + f"P2,{T1},2026-02-10,EUR,10,ch\xe8que\n".encode("latin-1")
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "payments", path)
+    [error] = caught.value.errors
+    assert (error.line, error.column) == (3, "row") and "not UTF-8" in error.message
+    assert count(engine, Payment) == 0

@@ -292,3 +292,28 @@ def test_sample_file_has_the_documented_header_and_imports(engine, tmp_path):
     result = import_file(engine, "pc-usage", path, progress=lambda d, t: seen.append((d, t)))
     assert result.rows_inserted == 300
     assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+
+
+def test_a_row_that_is_not_utf8_is_one_bad_row(engine, tmp_path):
+    add_customers(engine)
+    path = write_rows(
+        tmp_path / "usage.csv",
+        [usage_row(UsageDate=f"1/{day}/2026", MeterName="Büro VM") for day in range(1, 6)],
+    )
+    lines = path.read_bytes().split(b"\r\n")
+    lines[3] = lines[3].replace("Büro".encode(), "B\xfcro".encode("latin-1"))  # line 4
+    path.write_bytes(b"\r\n".join(lines))
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "pc-usage", path)
+    [error] = caught.value.errors
+    assert (error.line, error.column) == (4, "row")
+    assert "not UTF-8" in error.message
+    assert count(engine) == 0
+
+    result = import_file(engine, "pc-usage", path, skip_bad_rows=True)
+    assert (result.rows_inserted, result.rows_rejected) == (4, 1)
+    rejected = result.reject_path.read_bytes().split(b"\r\n")
+    assert rejected[1].startswith(lines[3])
+    with session_scope(engine) as session:
+        names = set(session.scalars(select(UsageRecord.meter_name)))
+    assert names == {"Büro VM"}

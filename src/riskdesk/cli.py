@@ -358,7 +358,8 @@ def import_(
             err_console.print(str(error), highlight=False, soft_wrap=True, markup=False)
         if len(exc.errors) > 50:
             err_console.print(f"... and {len(exc.errors) - 50} more bad rows")
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        summary = str(exc).splitlines()[0]  # the rest of the message repeats the rows above
+        err_console.print(f"[bold red]error:[/bold red] {summary}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except RiskdeskError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)

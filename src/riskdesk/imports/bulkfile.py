@@ -26,7 +26,7 @@ from riskdesk.db.bulk import bulk_insert, bulk_insert_arrow, bulk_insert_columns
 from riskdesk.imports import rowhash, vec
 from riskdesk.imports.errors import RowError
 from riskdesk.imports.headers import Field
-from riskdesk.imports.stream import BatchReader
+from riskdesk.imports.stream import NOT_UTF8, BatchReader
 
 #: In the default (all-or-nothing) mode, stop remembering errors after this many.
 MAX_ERRORS = 100_000
@@ -278,7 +278,9 @@ def run(
         """Report rows with the wrong number of fields that the parser has set aside."""
         for line, _text, actual in reader.invalid[done:]:
             out.rows_read += 1
-            if actual < len(header):
+            if actual == NOT_UTF8:
+                remember(line, "row", "not UTF-8 text (save the export as UTF-8)")
+            elif actual < len(header):
                 message = f"missing column: the row has {actual} fields, the header {len(header)}"
                 remember(line, header[actual], message)
             else:

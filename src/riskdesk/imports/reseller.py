@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from riskdesk.db.models import Customer, Invoice, InvoiceLine, Payment, Subscription
-from riskdesk.imports.errors import RowError
+from riskdesk.imports.errors import ImportFileError, RowError
 from riskdesk.imports.headers import Field, normalise, resolve
 from riskdesk.money import CURRENCIES, decimal_to_micros, to_decimal
 
@@ -61,11 +61,23 @@ class _Tap:
         return line
 
 
+def _require_utf8(path: Path, label: str) -> None:
+    """Refuse a file that is not UTF-8 text, naming the first line that is not."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        error = RowError(label, line, "row", "not UTF-8 text (save the file as UTF-8)")
+        raise ImportFileError([error], f"{label}: not UTF-8 text; nothing was imported") from None
+
+
 def read_records(path: Path, fields: list[Field], label: str) -> tuple[list[str], list[Record]]:
     """The header and every non-blank record, keyed by canonical field name.
 
     Rows with the wrong number of fields get a problem and no values.
     """
+    _require_utf8(path, label)
     with open(path, encoding="utf-8-sig", newline="") as handle:
         tap = _Tap(iter(handle))
         reader = csv.reader(tap)

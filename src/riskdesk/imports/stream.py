@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +27,18 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 BLOCK_SIZE = 1 << 20
+#: In `BatchReader.invalid`, the field count given for a line that is not UTF-8 text.
+NOT_UTF8 = -1
 #: Parsed chunks are gathered into batches of at least this many rows for the checks.
 BATCH_ROWS = 8_192
+
+
+@dataclass(frozen=True)
+class NotUtf8:
+    """A line that is not UTF-8 text: shown with replacement characters, and where it breaks."""
+
+    text: str
+    byte: int
 
 
 class BatchReader:
@@ -95,7 +106,14 @@ class BatchReader:
         )
         pending: list[pa.Table] = []
         pending_rows = 0
-        for chunk in self._chunks():
+        for piece in self._utf8_pieces(self._chunks()):
+            if isinstance(piece, NotUtf8):
+                line = self._first_line
+                self.invalid.append((line, piece.text, NOT_UTF8))
+                self._invalid_v.append(line - 2 - len(self._invalid_v))
+                self._first_line += 1
+                continue
+            chunk = piece
             first_line = self._first_line
             invalid_before = len(self.invalid)
 
@@ -127,6 +145,38 @@ class BatchReader:
                 del batch
         if pending:
             yield self._batch(pending, by_position)
+
+    @staticmethod
+    def _utf8_pieces(chunks: Iterator[bytes]) -> Iterator[bytes | NotUtf8]:
+        """The chunks, with each line that is not UTF-8 cut out as a `NotUtf8` in its place.
+
+        pyarrow refuses a whole chunk for one such byte; cutting the line out lets it be
+        reported (or rejected) as one bad row like any other. ASCII chunks pass at memcpy speed.
+        """
+        for chunk in chunks:
+            if chunk.isascii():
+                yield chunk
+                continue
+            try:
+                chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                yield chunk
+                continue
+            good: list[bytes] = []
+            for line in chunk.splitlines(keepends=True):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    if good:
+                        yield b"".join(good)
+                        good = []
+                    yield NotUtf8(line.decode("utf-8", "replace").rstrip("\r\n"), exc.start)
+                else:
+                    good.append(line)
+            if good:
+                yield b"".join(good)
 
     def _batch(
         self, tables: list[pa.Table], by_position: dict[str, str]
