@@ -262,3 +262,12 @@ def test_customers_are_listed_by_overdue_with_tag_filter(database_url, tmp_path)
     assert {f["provider_customer_id"] for f in listed} == tagged
     overdue = [Decimal(f["overdue_amount"]["amount"]) for f in listed]
     assert overdue == sorted(overdue, reverse=True)
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
+    url = "postgresql+psycopg://riskdesk:hunter2@127.0.0.1:9/book"  # port 9: nothing listens
+    result = runner.invoke(app, ["--database-url", url, "aging"])
+    assert result.exit_code == 2
+    assert "cannot open the database" in result.output and "hunter2" not in result.output
+    missing = runner.invoke(app, ["--database-url", f"sqlite:///{tmp_path}/no/such/dir.db", "init"])
+    assert missing.exit_code == 2 and "cannot open the database" in missing.output

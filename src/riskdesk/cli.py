@@ -24,6 +24,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from riskdesk.config import Settings
 from riskdesk.db.engine import make_engine, migrate, schema_is_current, session_scope
@@ -85,12 +87,23 @@ def _user_errors() -> Iterator[None]:
 def _engine(ctx: typer.Context, *, require_schema: bool = True) -> Engine:
     settings: Settings = ctx.obj
     engine = make_engine(settings.database_url)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise RiskdeskError(f"cannot open the database {_safe_url(settings)}: {reason}") from None
     if require_schema and not schema_is_current(engine):
         raise RiskdeskError(
-            f"the database at {settings.database_url} is not initialised or is out of date: "
+            f"the database at {_safe_url(settings)} is not initialised or is out of date: "
             "run `riskdesk init` first"
         )
     return engine
+
+
+def _safe_url(settings: Settings) -> str:
+    """The database URL with any password hidden."""
+    return make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -142,7 +155,7 @@ def init(ctx: typer.Context) -> None:
     with _user_errors():
         engine = _engine(ctx, require_schema=False)
         migrate(engine)
-        console.print(f"book ready at {ctx.obj.database_url}")
+        console.print(f"book ready at {_safe_url(ctx.obj)}")
 
 
 @app.command()
