@@ -93,3 +93,19 @@ def test_duplicate_provider_customer_is_refused(engine):
         session.add(_customer())
     with pytest.raises(IntegrityError), session_scope(engine) as session:
         session.add(_customer(name="Other"))
+
+
+def test_migrations_downgrade_to_nothing_and_up_again(engine):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from riskdesk.db.engine import _alembic_config
+
+    config = _alembic_config(engine)
+    command.downgrade(config, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    command.upgrade(config, "head")
+    assert schema_is_current(engine)
+    assert {"customers", "provider_fraud_events", "sync_state"} <= set(
+        inspect(engine).get_table_names()
+    )
