@@ -5,7 +5,7 @@
 See docs/imports.md for the columns of each kind.
 """
 
-from riskdesk.imports.api import KINDS, default_reject_path, import_file
+from riskdesk.imports.api import KINDS, default_reject_path, import_file, import_into
 from riskdesk.imports.errors import ImportFileError, RowError
 from riskdesk.imports.result import ImportResult
 
@@ -16,4 +16,5 @@ __all__ = [
     "RowError",
     "default_reject_path",
     "import_file",
+    "import_into",
 ]

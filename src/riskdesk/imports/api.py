@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
@@ -89,90 +89,121 @@ def import_file(
         raise ImportFileError(
             [RowError(label, 0, "file", "no such file")], f"{label}: no such file"
         )
+    with engine.connect() as connection, connection.begin():
+        return import_into(
+            connection,
+            kind,
+            path,
+            skip_bad_rows=skip_bad_rows,
+            reject_path=reject_path,
+            progress=progress,
+            actor=actor,
+            block_size=block_size,
+            batch_rows=batch_rows,
+        )
+
+
+def import_into(
+    connection: Connection,
+    kind: str,
+    path: Path,
+    *,
+    skip_bad_rows: bool = False,
+    reject_path: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    actor: str = "riskdesk",
+    block_size: int | None = None,
+    batch_rows: int | None = None,
+) -> ImportResult:
+    """`import_file` in the caller's transaction (the provider sync imports pulled usage so).
+
+    Raising leaves the caller to roll back; nothing is committed here.
+    """
+    path = Path(path)
+    label = str(path)
     result = ImportResult(kind=kind, file=label)
     started = datetime.now(UTC)
-    with engine.connect() as connection, connection.begin():
-        session = Session(bind=connection)
-        try:
-            if kind in PROVIDER_KINDS:
-                spec = PROVIDER_KINDS[kind]()
-                header, _raw = read_header(path)
-                positions = resolve(header, spec.fields, label)
-                out = bulkfile.run(
-                    connection,
-                    spec,
-                    path,
-                    label,
-                    header,
-                    positions,
-                    skip_bad_rows=skip_bad_rows,
-                    progress=progress,
-                    block_size=block_size,
-                    batch_rows=batch_rows,
-                )
-                sha256 = out.sha256
-                result.rows_rejected = out.rows_rejected
-                rejected_lines = out.bad_lines
-                rejected_records: list[tuple[str, str]] = []
+    session = Session(bind=connection)
+    try:
+        if kind in PROVIDER_KINDS:
+            spec = PROVIDER_KINDS[kind]()
+            header, _raw = read_header(path)
+            positions = resolve(header, spec.fields, label)
+            out = bulkfile.run(
+                connection,
+                spec,
+                path,
+                label,
+                header,
+                positions,
+                skip_bad_rows=skip_bad_rows,
+                progress=progress,
+                block_size=block_size,
+                batch_rows=batch_rows,
+            )
+            sha256 = out.sha256
+            result.rows_rejected = out.rows_rejected
+            rejected_lines = out.bad_lines
+            rejected_records: list[tuple[str, str]] = []
+        else:
+            out = RESELLER_KINDS[kind](session, path, label, skip_bad_rows)
+            sha256 = _sha256(path)
+            result.rows_rejected = len(out.rejected)
+            rejected_lines = {}
+            rejected_records = out.rejected
+            if progress is not None:
+                size = path.stat().st_size
+                progress(size, size)
+        result.rows_read = out.rows_read
+        result.rows_inserted = out.rows_inserted
+        result.rows_duplicate = out.rows_duplicate
+        result.errors = out.errors
+        if result.rows_rejected and not skip_bad_rows:
+            raise ImportFileError(
+                out.errors,
+                f"{label}: {result.rows_rejected} bad row(s); nothing was imported "
+                "(fix them, or use --skip-bad-rows to import the good rows)",
+            )
+        if result.rows_rejected:
+            target = Path(reject_path) if reject_path else default_reject_path(path)
+            if rejected_lines:
+                rejects.write_from_lines(path, target, rejected_lines)
             else:
-                out = RESELLER_KINDS[kind](session, path, label, skip_bad_rows)
-                sha256 = _sha256(path)
-                result.rows_rejected = len(out.rejected)
-                rejected_lines = {}
-                rejected_records = out.rejected
-                if progress is not None:
-                    size = path.stat().st_size
-                    progress(size, size)
-            result.rows_read = out.rows_read
-            result.rows_inserted = out.rows_inserted
-            result.rows_duplicate = out.rows_duplicate
-            result.errors = out.errors
-            if result.rows_rejected and not skip_bad_rows:
-                raise ImportFileError(
-                    out.errors,
-                    f"{label}: {result.rows_rejected} bad row(s); nothing was imported "
-                    "(fix them, or use --skip-bad-rows to import the good rows)",
-                )
-            if result.rows_rejected:
-                target = Path(reject_path) if reject_path else default_reject_path(path)
-                if rejected_lines:
-                    rejects.write_from_lines(path, target, rejected_lines)
-                else:
-                    _header, raw_header = read_header(path)
-                    rejects.write_records(target, raw_header, rejected_records)
-                result.reject_path = target
-            if kind in ("invoices", "payments"):
-                _allocate(session, getattr(out, "customer_ids", set()), result)
-            run = ImportRun(
-                kind=kind,
-                file_name=label[-500:],
-                file_sha256=sha256,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                rows_read=result.rows_read,
-                rows_inserted=result.rows_inserted,
-                rows_rejected=result.rows_rejected,
-            )
-            session.add(run)
-            session.flush()
-            audit.record(
-                session,
-                actor=actor,
-                action="import.completed",
-                subject_type="import_run",
-                subject_id=run.id,
-                data={
-                    "kind": kind,
-                    "file": label,
-                    "sha256": sha256,
-                    "rows_read": result.rows_read,
-                    "rows_inserted": result.rows_inserted,
-                    "rows_duplicate": result.rows_duplicate,
-                    "rows_rejected": result.rows_rejected,
-                    "reject_path": str(result.reject_path) if result.reject_path else None,
-                },
-            )
-            session.flush()
-        finally:
-            session.close()
+                _header, raw_header = read_header(path)
+                rejects.write_records(target, raw_header, rejected_records)
+            result.reject_path = target
+        if kind in ("invoices", "payments"):
+            _allocate(session, getattr(out, "customer_ids", set()), result)
+        run = ImportRun(
+            kind=kind,
+            file_name=label[-500:],
+            file_sha256=sha256,
+            started_at=started,
+            finished_at=datetime.now(UTC),
+            rows_read=result.rows_read,
+            rows_inserted=result.rows_inserted,
+            rows_rejected=result.rows_rejected,
+        )
+        session.add(run)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="import.completed",
+            subject_type="import_run",
+            subject_id=run.id,
+            data={
+                "kind": kind,
+                "file": label,
+                "sha256": sha256,
+                "rows_read": result.rows_read,
+                "rows_inserted": result.rows_inserted,
+                "rows_duplicate": result.rows_duplicate,
+                "rows_rejected": result.rows_rejected,
+                "reject_path": str(result.reject_path) if result.reject_path else None,
+            },
+        )
+        session.flush()
+    finally:
+        session.close()
     return result
