@@ -308,3 +308,26 @@ def total(amounts: list[Money], currency: str) -> Money:
     for amount in amounts:
         result = result + amount
     return result
+
+
+# ISO 3166-1 alpha-2 country -> the currency a reseller most likely bills in there. Used only
+# when a customer arrives from the provider without one (Partner Center has no such field).
+_EURO_AREA = {
+    "AT", "BE", "CY", "DE", "EE", "ES", "FI", "FR", "GR", "HR", "IE", "IT", "LT", "LU", "LV",
+    "MT", "NL", "PT", "SI", "SK",
+}  # fmt: skip
+_COUNTRY_CURRENCY = {
+    "US": "USD", "GB": "GBP", "CN": "CNY", "JP": "JPY", "AU": "AUD", "CA": "CAD", "CH": "CHF",
+    "SE": "SEK", "NO": "NOK", "DK": "DKK", "PL": "PLN", "CZ": "CZK", "HU": "HUF", "RO": "RON",
+    "SG": "SGD", "HK": "HKD", "TW": "TWD", "KR": "KRW", "IN": "INR", "NZ": "NZD", "ZA": "ZAR",
+    "BR": "BRL", "MX": "MXN", "AE": "AED", "SA": "SAR", "IL": "ILS", "TR": "TRY", "MY": "MYR",
+    "TH": "THB", "ID": "IDR", "PH": "PHP", "VN": "VND",
+}  # fmt: skip
+
+
+def currency_for_country(country: str | None) -> str | None:
+    """The usual billing currency for a country code, or None when unknown."""
+    if not country:
+        return None
+    code = country.strip().upper()
+    return "EUR" if code in _EURO_AREA else _COUNTRY_CURRENCY.get(code)

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("subject_type", sa.String(length=32), nullable=False),
-        sa.Column("subject_id", sa.String(length=64), nullable=True),
+        sa.Column("subject_id", sa.String(length=200), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),

@@ -1,0 +1,189 @@
+"""Token providers: where the bearer token for Partner Center comes from.
+
+A token provider is anything with ``get_token() -> str`` (the access token, without
+"Bearer "). Three kinds:
+
+- `AppOnlyToken`: app-only authentication, msal ``ConfidentialClientApplication`` with a
+  client secret or a certificate, scope ``{resource}/.default``.
+- `AppUserToken`: app+user authentication from a refresh token
+  (``acquire_token_by_refresh_token``); the refresh token msal gets back replaces the old one
+  in the token cache. Fraud events and service requests need app+user.
+- `StaticToken`: a fixed token (the sandbox).
+
+Authority: ``https://login.microsoftonline.com/{tenant}`` (global) or
+``https://login.chinacloudapi.cn/{tenant}`` (21Vianet); resource
+``https://api.partnercenter.microsoft.com`` or ``https://partner.partnercenterapi.microsoftonline.cn``.
+Sources: learn.microsoft.com ``partner-center/developer/partner-center-authentication`` and
+``partner-center-rest-urls``; microsoft/Partner-Center-PowerShell ``EnvironmentConstants.cs``.
+
+The token cache is an msal ``SerializableTokenCache`` persisted to a file created with mode
+0600. Tokens and secrets never appear in log records, reprs or exception messages.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from riskdesk.providers.errors import PermanentProviderError, TransientProviderError
+
+
+@runtime_checkable
+class TokenProvider(Protocol):
+    def get_token(self) -> str: ...
+
+
+class StaticToken:
+    """A fixed bearer token (used with the sandbox)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def get_token(self) -> str:
+        return self._token
+
+    def __repr__(self) -> str:
+        return "StaticToken('**********')"
+
+
+class FileTokenCache:
+    """An msal SerializableTokenCache kept in a file only its owner can read (0600)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None) -> None:
+        import msal
+
+        self.path = Path(path) if path else None
+        self.cache = msal.SerializableTokenCache()
+        if self.path and self.path.exists():
+            self.cache.deserialize(self.path.read_text(encoding="utf-8"))
+
+    def save(self) -> None:
+        if not self.path or not self.cache.has_state_changed:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(self.cache.serialize())
+        os.chmod(self.path, 0o600)  # in case the file existed with wider permissions
+
+
+def _raise_for(result: dict[str, Any] | None, what: str) -> str:
+    if result and "access_token" in result:
+        return str(result["access_token"])
+    result = result or {}
+    error = result.get("error", "no token")
+    description = str(result.get("error_description", "")).splitlines()[0:1]
+    text = f"{what}: {error}" + (f" ({description[0]})" if description else "")
+    if error in ("temporarily_unavailable", "service_unavailable") or not result:
+        raise TransientProviderError(text, call="authenticate")
+    raise PermanentProviderError(text, code=error, call="authenticate")
+
+
+class AppOnlyToken:
+    """App-only: client credentials (a secret, or a certificate with its thumbprint)."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        authority_host: str,
+        scope: str,
+        client_secret: str | None = None,
+        certificate_path: str | os.PathLike[str] | None = None,
+        certificate_thumbprint: str | None = None,
+        token_cache_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        import msal
+
+        if client_secret:
+            credential: Any = client_secret
+        elif certificate_path and certificate_thumbprint:
+            credential = {
+                "private_key": Path(certificate_path).read_text(encoding="utf-8"),
+                "thumbprint": certificate_thumbprint,
+            }
+        else:
+            raise ValueError("app-only authentication needs a client secret or a certificate")
+        self._cache = FileTokenCache(token_cache_file)
+        self._scopes = [scope]
+        self._lock = threading.Lock()
+        self._make_app = lambda: msal.ConfidentialClientApplication(
+            client_id,
+            client_credential=credential,
+            authority=f"{authority_host.rstrip('/')}/{tenant_id}",
+            token_cache=self._cache.cache,
+        )
+        self._app: Any = None  # built on first use: msal discovers the authority over HTTP
+
+    def get_token(self) -> str:
+        with self._lock:
+            if self._app is None:
+                self._app = self._make_app()
+            # msal returns a cached token until it is close to expiry
+            result = self._app.acquire_token_for_client(scopes=self._scopes)
+            self._cache.save()
+        return _raise_for(result, "app-only authentication failed")
+
+    def __repr__(self) -> str:
+        return "AppOnlyToken(**********)"
+
+
+class AppUserToken:
+    """App+user: a refresh token exchanged for access tokens (and refreshed in the cache)."""
+
+    def __init__(
+        self,
+        *,
+        tenant_id: str,
+        client_id: str,
+        authority_host: str,
+        scope: str,
+        refresh_token: str,
+        client_secret: str | None = None,
+        token_cache_file: str | os.PathLike[str] | None = None,
+    ) -> None:
+        import msal
+
+        self._cache = FileTokenCache(token_cache_file)
+        self._scopes = [scope]
+        self._refresh_token = refresh_token
+        self._lock = threading.Lock()
+        authority = f"{authority_host.rstrip('/')}/{tenant_id}"
+
+        def make_app() -> Any:
+            if client_secret:
+                return msal.ConfidentialClientApplication(
+                    client_id,
+                    client_credential=client_secret,
+                    authority=authority,
+                    token_cache=self._cache.cache,
+                )
+            return msal.PublicClientApplication(
+                client_id, authority=authority, token_cache=self._cache.cache
+            )
+
+        self._make_app = make_app
+        self._app: Any = None  # built on first use: msal discovers the authority over HTTP
+
+    def get_token(self) -> str:
+        with self._lock:
+            if self._app is None:
+                self._app = self._make_app()
+            result = None
+            accounts = self._app.get_accounts()
+            if accounts:
+                result = self._app.acquire_token_silent(self._scopes, account=accounts[0])
+            if not result:
+                result = self._app.acquire_token_by_refresh_token(
+                    self._refresh_token, scopes=self._scopes
+                )
+                if result and result.get("refresh_token"):
+                    self._refresh_token = result["refresh_token"]
+            self._cache.save()
+        return _raise_for(result, "app+user authentication failed")
+
+    def __repr__(self) -> str:
+        return "AppUserToken(**********)"

@@ -1,0 +1,81 @@
+"""Errors of the provider boundary, translated from httpx and pydantic in one place.
+
+    RiskdeskError
+     └── ProviderError                  anything that went wrong talking to the provider
+          ├── TransientProviderError     429, 5xx, timeout, connection refused/reset: retry later
+          ├── PermanentProviderError     any other 4xx: retrying the same request cannot help
+          └── ProviderResponseError      an answer we cannot use: not JSON (an HTML error page),
+                                         a missing field, a wrong type
+
+Every error names the operation (``call``), e.g. ``list_subscriptions(customer 1234…)``, and
+carries the ``MS-RequestId`` / ``MS-CorrelationId`` sent, so support can trace it. Messages
+never contain the bearer token. The Partner Center client raises these `from` the original
+httpx / pydantic / json exception (as httpx's ``map_httpcore_exceptions`` does).
+"""
+
+from __future__ import annotations
+
+from riskdesk.errors import RiskdeskError
+
+
+class ProviderError(RiskdeskError):
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str = "",
+        status: int | None = None,
+        request_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.call = call
+        self.status = status
+        self.request_id = request_id
+        self.correlation_id = correlation_id
+        self.detail = message
+        super().__init__(self._format(message))
+
+    def _format(self, message: str) -> str:
+        head = f"{self.call}: " if self.call else ""
+        ids = []
+        if self.request_id:
+            ids.append(f"MS-RequestId {self.request_id}")
+        if self.correlation_id:
+            ids.append(f"MS-CorrelationId {self.correlation_id}")
+        tail = f" ({', '.join(ids)})" if ids else ""
+        return f"{head}{message}{tail}"
+
+
+class TransientProviderError(ProviderError):
+    """Throttled, a server error, a timeout or a connection error: worth retrying later.
+
+    ``retry_after`` is the provider's Retry-After in seconds, when it gave one.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class PermanentProviderError(ProviderError):
+    """A 4xx answer: the request itself is wrong (or not allowed); do not retry it as is.
+
+    ``code`` and ``description`` are the provider's (``{code, description}`` or, for a 429,
+    ``{statusCode, message}``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | str | None = None,
+        description: str | None = None,
+        **kw,
+    ) -> None:
+        self.code = code
+        self.description = description
+        super().__init__(message, **kw)
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered, but not with what the API documents (malformed or unexpected)."""

@@ -1,0 +1,35 @@
+"""A local Partner-Center-compatible HTTP server: same paths and JSON, its own state, faults.
+
+    from riskdesk.providers.sandbox import SandboxState, Faults, start_sandbox
+
+    with start_sandbox(SandboxState.sample(seed=1), faults=Faults(throttle_rate=0.1, seed=3)) as sb:
+        ...  # point the Partner Center client at sb.base_url with token sb.token
+
+Modules: `state` (SandboxState, persistence), `seed` (from a book / a sample), `app`
+(the FastAPI routes), `faults` (throttling, 5xx, latency), `paging` (continuation tokens),
+`server` (background thread, foreground `serve`).
+"""
+
+from riskdesk.providers.sandbox.app import create_app
+from riskdesk.providers.sandbox.faults import Faults
+from riskdesk.providers.sandbox.server import (
+    DEFAULT_TOKEN,
+    SandboxServer,
+    run_sandbox,
+    serve,
+    start_sandbox,
+)
+from riskdesk.providers.sandbox.state import SandboxState, SandboxStateError, UsageRow
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "Faults",
+    "SandboxServer",
+    "SandboxState",
+    "SandboxStateError",
+    "UsageRow",
+    "create_app",
+    "run_sandbox",
+    "serve",
+    "start_sandbox",
+]

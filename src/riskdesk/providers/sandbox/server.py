@@ -1,0 +1,208 @@
+"""Running the sandbox: in a background thread for tests, in the foreground for the CLI."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+
+from riskdesk.providers.sandbox.app import create_app
+from riskdesk.providers.sandbox.faults import Faults
+from riskdesk.providers.sandbox.state import SandboxState
+
+DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - a well-known token for a local test server
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _base_url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _uvicorn_server(
+    state: SandboxState, token: str, faults: Faults | None, log_level: str
+) -> uvicorn.Server:
+    app = create_app(state, token=token, faults=faults or Faults())
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="off",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    return uvicorn.Server(config)
+
+
+class SandboxServer:
+    """A sandbox running in a background thread on a free loopback port.
+
+    Use as a context manager, or call `stop()`. `base_url` (no trailing slash) and `token`
+    are what a client needs; `state` is the live state (read it to check what a client did).
+    """
+
+    def __init__(
+        self,
+        state: SandboxState,
+        *,
+        token: str = DEFAULT_TOKEN,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+    ) -> None:
+        self.state = state
+        self.token = token
+        self.faults = faults or Faults()
+        self._socket = _bind(host, port)
+        self.base_url = _base_url(self._socket)
+        self._server = _uvicorn_server(state, token, self.faults, log_level)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="riskdesk-sandbox", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self._server.run(sockets=[self._socket])
+        except BaseException as exc:  # reported by start()
+            self._error = exc
+
+    def start(self, timeout: float = 10.0) -> SandboxServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if self._error is not None or not self._thread.is_alive():
+                raise RuntimeError(f"the sandbox did not start: {self._error!r}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the sandbox did not start within {timeout} s")
+            time.sleep(0.01)
+        host, port = self._socket.getsockname()[:2]
+        with socket.create_connection((host, port), timeout=timeout):
+            pass  # accepts connections
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(timeout)
+        self._socket.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_sandbox(
+    state: SandboxState,
+    *,
+    token: str = DEFAULT_TOKEN,
+    faults: Faults | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> SandboxServer:
+    """Start a sandbox in a background thread and wait until it accepts connections.
+
+    `port=0` picks a free port. Stop it with `stop()` or use it as a context manager::
+
+        with start_sandbox(SandboxState.sample(seed=1)) as sandbox:
+            httpx.get(sandbox.base_url + "/v1/customers",
+                      headers={"Authorization": f"Bearer {sandbox.token}"})
+    """
+    return SandboxServer(state, token=token, faults=faults, host=host, port=port).start()
+
+
+def run_sandbox(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    state: SandboxState | None = None,
+    token: str = DEFAULT_TOKEN,
+    faults: Faults | None = None,
+    announce: bool = True,
+) -> None:
+    """Serve in the foreground until interrupted (Ctrl-C / SIGTERM).
+
+    The base URL and token are printed to stderr once the port is bound.
+    """
+    state = state if state is not None else SandboxState()
+    sock = _bind(host, port)
+    server = _uvicorn_server(state, token, faults, "warning")
+    if announce:
+        print(f"sandbox: {_base_url(sock)}  token: {token}", file=sys.stderr, flush=True)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+        state.save()
+
+
+def serve(
+    port: int,
+    state_file: Path | None,
+    throttle_rate: float,
+    error_rate: float,
+    latency_ms: int,
+    token: str,
+    seed_from_database_url: str | None,
+    *,
+    host: str = "127.0.0.1",
+    truth_path: Path | None = None,
+    seed: int | None = None,
+) -> None:
+    """The `riskdesk sandbox` command: serve until Ctrl-C, printing base URL and token.
+
+    The state comes from `state_file` when it exists; otherwise it is seeded from the book
+    at `seed_from_database_url` (with fraud events from `truth_path`, a demo truth file) or,
+    without a book, from `SandboxState.sample()`. With `state_file`, every change is saved
+    to it (atomically), so a restart continues where the last run stopped.
+    """
+    if state_file is not None and Path(state_file).exists():
+        state = SandboxState.load(Path(state_file))
+    elif seed_from_database_url:
+        from riskdesk.db.engine import make_engine
+
+        engine = make_engine(seed_from_database_url)
+        try:
+            state = SandboxState.from_book(engine, truth_path=truth_path)
+        finally:
+            engine.dispose()
+        state.path = Path(state_file) if state_file is not None else None
+        state.save()
+    else:
+        state = SandboxState.sample(seed=seed or 0)
+        state.path = Path(state_file) if state_file is not None else None
+        state.save()
+    faults = Faults(
+        throttle_rate=throttle_rate, error_rate=error_rate, latency_ms=latency_ms, seed=seed
+    )
+    run_sandbox(host, port, state=state, token=token, faults=faults)
