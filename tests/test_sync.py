@@ -159,3 +159,20 @@ def test_an_unreachable_provider_fails_before_writing(engine):
     with pytest.raises(ProviderError, match="list_customers"):
         sync_book(engine, dead)
     assert set(counts(engine).values()) == {0}
+
+
+def test_syncing_the_demo_book_from_its_own_sandbox_changes_nothing(database_url, tmp_path):
+    engine = make_engine(database_url)
+    migrate(engine)
+    truth = tmp_path / "truth.json"
+    build_demo_book(engine, customers=25, months=3, as_of=date(2026, 6, 15), truth_path=truth)
+    before = counts(engine)
+    state = SandboxState.from_book(engine, truth_path=truth)
+    with start_sandbox(state) as sandbox:
+        report = sync_book(engine, client(sandbox))
+    after = counts(engine)
+    engine.dispose()
+    assert (report.customers_new, report.subscriptions_new, report.usage_inserted) == (0, 0, 0)
+    assert report.usage_duplicate == report.usage_read == before["usage_records"]
+    assert report.differences == []
+    assert after == {**before, "provider_fraud_events": len(state.fraud_events)}

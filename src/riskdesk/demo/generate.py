@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from riskdesk.demo import catalog as cat
+from riskdesk.imports.rowhash import fold, value_hashes
 from riskdesk.money import minor_units
 
 PAYER_BEHAVIOURS = ("habitually_late", "deteriorating", "defaulting", "disputing", "partial_payer")
@@ -743,6 +744,32 @@ class _Generator:
             "qsum": qsum.reshape(len(self.subs), per),
         }
 
+    def _usage_identity(self, sid: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Row hashes as the `pc-usage` importer computes them for the same line items.
+
+        The sandbox serves this book's usage as Partner Center line items (no resource URI,
+        charge type "new", unit type = the meter's unit), so a sync of the demo book from its
+        sandbox finds every row already present instead of adding it twice.
+        """
+        s = self.series
+        meters = [cat.ALL_METERS[x.meter] for x in s]
+
+        def per_series(values: list[str]) -> np.ndarray:
+            return value_hashes(values)[sid]
+
+        columns = [
+            per_series([self.customers[self.subs[x.sub].cust].provider_id.lower() for x in s]),
+            per_series([self.subs[x.sub].provider_id.lower() for x in s]),
+            per_series([(x.entitlement or "").lower() for x in s]),
+            value_hashes([str(d) for d in self.iso])[day],
+            per_series([m.meter_id.lower() for m in meters]),
+            per_series([""] * len(s)),  # ResourceURI
+            per_series([x.region or "" for x in s]),
+            per_series(["new"] * len(s)),  # ChargeType
+            per_series([m.unit or "" for m in meters]),  # UnitType
+        ]
+        return fold(columns)
+
     # ---------------------------------------------------------------- invoices
     def make_invoices(self, usage: dict[str, Any]) -> list[dict[str, Any]]:
         invoices: list[dict[str, Any]] = []
@@ -1298,7 +1325,7 @@ class _Generator:
                 currency.tolist(),
                 usage["amount"][order].tolist(),
                 inv_no.tolist(),
-                usage["row_hash"][order].tolist(),
+                self._usage_identity(sid, day).tolist(),
                 strict=True,
             )
         )
