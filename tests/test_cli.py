@@ -166,12 +166,18 @@ def test_demo_then_customers_and_aging_agree(database_url, tmp_path):
         "2026-06-15",
         "--truth",
         str(truth),
+        "--sandbox-state",
+        str(tmp_path / "sandbox.json"),
         "--json",
     )
     assert demo.exit_code == 0, demo.output
     summary = json.loads(demo.output)
     assert summary["summary"]["counts"]["customers"] == 40
     assert json.loads(truth.read_text())["seed"] == 11
+    # the demo's sandbox holds the same book: syncing from it found nothing new or different
+    sync = summary["sync"]
+    assert (sync["customers_seen"], sync["customers_new"], sync["usage_inserted"]) == (40, 0, 0)
+    assert sync["differences"] == [] and (tmp_path / "sandbox.json").exists()
 
     listed = invoke(
         database_url, "customers", "list", "--limit", "0", "--as-of", "2026-06-15", "--json"
@@ -203,7 +209,7 @@ def test_demo_then_customers_and_aging_agree(database_url, tmp_path):
     open_sum = sum(Decimal(i["open_amount"]["amount"]) for i in detail["open_invoices"])
     assert open_sum == Decimal(ranked["open_balance"]["amount"])
 
-    again = invoke(database_url, "demo", "--customers", "40")
+    again = invoke(database_url, "demo", "--customers", "40", "--no-sandbox")
     assert again.exit_code == 2 and "already has customers" in again.output
 
 
@@ -216,7 +222,16 @@ def test_an_unknown_customer_is_one_clear_error(database_url):
 
 @pytest.mark.parametrize(
     "command",
-    [["init"], ["demo"], ["import"], ["customers", "list"], ["customers", "show"], ["aging"]],
+    [
+        ["init"],
+        ["demo"],
+        ["import"],
+        ["customers", "list"],
+        ["customers", "show"],
+        ["aging"],
+        ["sync"],
+        ["sandbox"],
+    ],
 )
 def test_every_command_has_help_with_an_example(command):
     result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200"})
@@ -236,6 +251,7 @@ def test_customers_are_listed_by_overdue_with_tag_filter(database_url, tmp_path)
         "2026-06-15",
         "--truth",
         str(tmp_path / "t.json"),
+        "--no-sandbox",
         "--json",
     )
     engine = make_engine(database_url)
@@ -271,3 +287,56 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
     assert "cannot open the database" in result.output and "hunter2" not in result.output
     missing = runner.invoke(app, ["--database-url", f"sqlite:///{tmp_path}/no/such/dir.db", "init"])
     assert missing.exit_code == 2 and "cannot open the database" in missing.output
+
+
+def test_sandbox_command_serves_and_sync_command_pulls_from_it(database_url, tmp_path):
+    import signal
+
+    state = tmp_path / "sandbox.json"
+    env = {**os.environ, "COLUMNS": "200"}
+    server = subprocess.Popen(
+        [*RISKDESK, "sandbox", "--port", "0", "--state", str(state), "--token", "t0k3n"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        line = server.stderr.readline()  # "sandbox: http://127.0.0.1:PORT  token: ..."
+        assert line.startswith("sandbox: http://127.0.0.1:"), line
+        base_url = line.split()[1]
+        assert run(database_url, "init").returncode == 0
+        pointed = {
+            "RISKDESK_PROVIDER_KIND": "sandbox",
+            "RISKDESK_PROVIDER_BASE_URL": base_url,
+            "RISKDESK_PROVIDER_SANDBOX_TOKEN": "t0k3n",
+        }
+        env_sync = {**env, **pointed, "RISKDESK_DATABASE_URL": database_url}
+        result = subprocess.run(
+            [*RISKDESK, "sync", "--json"],
+            capture_output=True,
+            text=True,
+            env=env_sync,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert report["customers_new"] == report["customers_seen"] > 0
+        assert "t0k3n" not in result.stdout + result.stderr
+        wrong = subprocess.run(
+            [*RISKDESK, "sync"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env={
+                **env_sync,
+                "RISKDESK_PROVIDER_SANDBOX_TOKEN": "wrong",
+                "RISKDESK_PROVIDER_MAX_ATTEMPTS": "1",
+            },
+        )
+        assert wrong.returncode == 2 and "401" in wrong.stderr
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert state.exists()

@@ -21,6 +21,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import Engine
@@ -67,8 +68,17 @@ def _global(
             show_default=False,
         ),
     ] = None,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            envvar="RISKDESK_CONFIG",
+            help="Settings file with a [provider] table (default ./riskdesk.toml if present).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    ctx.obj = Settings.from_env(database_url)
+    ctx.obj = Settings.from_env(database_url, config_file)
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -80,7 +90,9 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except RiskdeskError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
 
 
@@ -168,6 +180,14 @@ def demo(
     truth: Annotated[
         Path, typer.Option(help="Where to write the ground truth (planted behaviours).")
     ] = Path("demo-truth.json"),
+    sandbox_state: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the provider sandbox's state, seeded from the demo book; "
+            "the book is then synced from it (default demo-sandbox.json; --no-sandbox: none)."
+        ),
+    ] = Path("demo-sandbox.json"),
+    no_sandbox: Annotated[bool, typer.Option("--no-sandbox", help="Skip the sandbox.")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Fill an empty book with a synthetic reseller book, then print a summary.
@@ -203,6 +223,9 @@ def demo(
                 truth_path=truth,
                 progress=report,
             )
+        sync_report = None
+        if sandbox_state is not None and not no_sandbox:
+            sync_report = _demo_sandbox(engine, sandbox_state, truth, as_json)
         with engine.connect() as connection:
             aging = aging_summary(connection, day)
             # Amounts in different currencies cannot be ranked together: the largest few in
@@ -220,10 +243,173 @@ def demo(
                     "aging": aging,
                     "top_exposures": exposures,
                     "truth": str(truth),
+                    "sync": sync_report,
                 }
             )
             return
         _print_demo_summary(summary, aging, exposures, day, truth)
+        if sync_report is not None:
+            _print_sync(sync_report)
+            console.print(
+                f"provider sandbox state written to {sandbox_state}; point commands at it with "
+                f"RISKDESK_PROVIDER_SANDBOX_STATE={sandbox_state} (e.g. `riskdesk sync`)"
+            )
+
+
+def _demo_sandbox(engine: Engine, state_file: Path, truth: Path, quiet: bool):
+    """Seed a sandbox from the demo book, save it, and sync the book from it over HTTP."""
+    from riskdesk.providers.sandbox import SandboxState, start_sandbox
+    from riskdesk.providers.settings import ProviderSettings, build_provider
+    from riskdesk.providers.sync import mark_invoices_synced, sync_book
+
+    state = SandboxState.from_book(engine, truth_path=truth, path=state_file)
+    state.save()
+    # The book is where the sandbox's billed usage came from: read only what is unbilled.
+    mark_invoices_synced(engine, state.invoices())
+    settings = ProviderSettings(kind="sandbox")
+    with start_sandbox(state, token=settings.sandbox_token.get_secret_value()) as sandbox:
+        provider = build_provider(settings.model_copy(update={"base_url": sandbox.base_url}))
+        with _progress(quiet) as progress:
+            return sync_book(engine, provider, progress=_stage_reporter(progress))
+
+
+def _stage_reporter(progress: Progress | None):
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if progress is None:
+            return
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total or None)
+        progress.update(tasks[stage], completed=done, total=total or None)
+
+    return report
+
+
+def _print_sync(report) -> None:
+    table = Table(title=f"Sync from the provider ({report.seconds:.1f} s)")
+    for column in ("", "seen", "new", "changed"):
+        table.add_column(column, justify="left" if not column else "right")
+    table.add_row(
+        "customers",
+        f"{report.customers_seen:,}",
+        f"{report.customers_new:,}",
+        f"{report.customers_updated:,}",
+    )
+    table.add_row(
+        "subscriptions",
+        f"{report.subscriptions_seen:,}",
+        f"{report.subscriptions_new:,}",
+        f"{report.subscriptions_updated:,}",
+    )
+    table.add_row("usage rows", f"{report.usage_read:,}", f"{report.usage_inserted:,}", "")
+    table.add_row(
+        "fraud events",
+        f"{report.fraud_events_seen:,}",
+        f"{report.fraud_events_new:,}",
+        f"{report.fraud_events_updated:,}",
+    )
+    console.print(table)
+    if report.differences:
+        differences = Table(title="Differences between the book and the provider")
+        for column in ("kind", "provider id", "customer", "book", "provider", "adopted"):
+            differences.add_column(column)
+        for d in report.differences:
+            differences.add_row(
+                d.kind,
+                d.subject,
+                d.customer,
+                d.book or "",
+                d.provider or "",
+                "yes" if d.adopted else "",
+            )
+        console.print(differences)
+    else:
+        console.print("no differences between the book and the provider")
+
+
+@app.command()
+def sync(
+    ctx: typer.Context,
+    adopt_provider_status: Annotated[
+        bool,
+        typer.Option(help="Take the provider's subscription status into the book (audited)."),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Pull customers, subscriptions, usage and fraud events from the provider into the book.
+
+    Differences (a subscription suspended at the provider but active in the book, ...) are
+    reported and audited, never silently overwritten. Safe to repeat: nothing is doubled.
+
+    Example: [bold]riskdesk --config riskdesk.toml sync --json[/bold]
+    (after `make demo`: RISKDESK_PROVIDER_SANDBOX_STATE=demo-sandbox.json riskdesk sync)
+    """
+    from riskdesk.providers.settings import ProviderSettings, open_provider
+    from riskdesk.providers.sync import sync_book
+
+    with _user_errors():
+        engine = _engine(ctx)
+        settings = ProviderSettings.load(ctx.obj.config_file)
+        with open_provider(settings) as provider, _progress(as_json) as progress:
+            report = sync_book(
+                engine,
+                provider,
+                adopt_provider_status=adopt_provider_status,
+                progress=_stage_reporter(progress),
+            )
+    if as_json:
+        _print_json(report)
+        return
+    _print_sync(report)
+
+
+@app.command()
+def sandbox(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Loopback port (0: any free port).")] = 8080,
+    state: Annotated[
+        Path | None, typer.Option(help="State file: loaded if it exists, saved on every change.")
+    ] = None,
+    seed_from_book: Annotated[
+        bool, typer.Option(help="Without a state file: seed from the book (--database-url).")
+    ] = False,
+    truth: Annotated[
+        Path | None, typer.Option(help="Demo ground truth: adds the planted fraud events.")
+    ] = None,
+    throttle_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered 429.")
+    ] = 0.0,
+    error_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered 500/503.")
+    ] = 0.0,
+    latency_ms: Annotated[int, typer.Option(min=0, help="Added to every response.")] = 0,
+    token: Annotated[
+        str, typer.Option(envvar="RISKDESK_PROVIDER_SANDBOX_TOKEN", help="Bearer token to accept.")
+    ] = "sandbox-token",  # noqa: S107 - the local sandbox's well-known default
+    seed: Annotated[int | None, typer.Option(help="Makes the injected faults repeatable.")] = None,
+) -> None:
+    """Serve a local Partner-Center-compatible API until Ctrl-C (for demos and tests).
+
+    Point riskdesk at it with RISKDESK_PROVIDER_KIND=sandbox and
+    RISKDESK_PROVIDER_BASE_URL=http://127.0.0.1:PORT.
+
+    Example: [bold]riskdesk sandbox --state demo-sandbox.json --throttle-rate 0.3[/bold]
+    """
+    from riskdesk.providers.sandbox import serve
+
+    with _user_errors():
+        serve(
+            port,
+            state,
+            throttle_rate,
+            error_rate,
+            latency_ms,
+            token,
+            ctx.obj.database_url if seed_from_book else None,
+            truth_path=truth,
+            seed=seed,
+        )
 
 
 def _require_empty_book(engine: Engine) -> None:
@@ -372,10 +558,14 @@ def import_(
         if len(exc.errors) > 50:
             err_console.print(f"... and {len(exc.errors) - 50} more bad rows")
         summary = str(exc).splitlines()[0]  # the rest of the message repeats the rows above
-        err_console.print(f"[bold red]error:[/bold red] {summary}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/bold red] {escape(summary)}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
     except RiskdeskError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(2) from None
     if as_json:
         _print_json(result)

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,6 +53,11 @@ class ProviderSettings(BaseModel):
     refresh_token: SecretStr | None = None
     token_cache_file: Path | None = None
     sandbox_token: SecretStr = SecretStr(SANDBOX_DEFAULT_TOKEN)
+    sandbox_state: Path | None = Field(
+        default=None,
+        description="kind 'sandbox' without base_url: run a sandbox from this state file "
+        "on a free loopback port for the length of the command",
+    )
     timeout: float = Field(default=30.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=15, ge=1, le=50)
@@ -167,12 +173,36 @@ def build_token_provider(settings: ProviderSettings) -> TokenProvider:
     )
 
 
+@contextmanager
+def open_provider(settings: ProviderSettings) -> Iterator[Provider]:
+    """The configured provider, for the length of a `with` block.
+
+    With kind 'sandbox', no base_url and a `sandbox_state` file, a sandbox is started from
+    that file on a free loopback port (a real socket: the same client code runs as against
+    Partner Center) and stopped afterwards; changes it makes are saved back to the file.
+    """
+    if settings.kind == "sandbox" and not settings.base_url and settings.sandbox_state:
+        from riskdesk.providers.sandbox import SandboxState, SandboxStateError, start_sandbox
+
+        try:
+            state = SandboxState.load(settings.sandbox_state)
+        except SandboxStateError as exc:
+            raise ConfigError(f"provider sandbox_state: {exc}") from None
+        token = settings.sandbox_token.get_secret_value()
+        with start_sandbox(state, token=token) as sandbox:
+            yield build_provider(settings.model_copy(update={"base_url": sandbox.base_url}))
+        return
+    yield build_provider(settings)
+
+
 def build_provider(settings: ProviderSettings) -> Provider:
     """The one place a `Provider` is built (CLI, API and tests share it)."""
     if settings.kind == "sandbox" and not settings.base_url:
         raise ConfigError(
             f"provider kind 'sandbox' needs base_url ({ENV_PREFIX}BASE_URL or "
-            "[provider].base_url), the address the sandbox listens on"
+            "[provider].base_url, the address a running `riskdesk sandbox` listens on) or "
+            f"sandbox_state ({ENV_PREFIX}SANDBOX_STATE, a sandbox state file such as the "
+            "demo's demo-sandbox.json)"
         )
     return PartnerCenter(
         build_token_provider(settings),

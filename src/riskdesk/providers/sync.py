@@ -213,6 +213,20 @@ def sync_book(
     return report
 
 
+def mark_invoices_synced(engine: Engine, invoice_ids: Iterable[str]) -> None:
+    """Record that the billed usage of these provider invoices is already in the book.
+
+    For a book that was itself the source of the provider's data (the demo book and its
+    sandbox): the next sync then reads only unbilled usage and invoices billed since.
+    """
+    with engine.begin() as connection:
+        session = Session(bind=connection)
+        known = _state(connection, "billed_invoices").get("ids", [])
+        _set_state(session, "billed_invoices", {"ids": sorted({*known, *invoice_ids})})
+        session.flush()
+        session.close()
+
+
 def _summary(report: SyncReport) -> dict[str, Any]:
     data = {k: v for k, v in vars(report).items() if k != "differences"}
     data["differences"] = len(report.differences)
