@@ -303,6 +303,7 @@ def test_sandbox_command_serves_and_sync_command_pulls_from_it(database_url, tmp
     try:
         line = server.stderr.readline()  # "sandbox: http://127.0.0.1:PORT  token: ..."
         assert line.startswith("sandbox: http://127.0.0.1:"), line
+        assert "t0k3n" not in line  # a token the operator chose is not echoed
         base_url = line.split()[1]
         assert run(database_url, "init").returncode == 0
         pointed = {

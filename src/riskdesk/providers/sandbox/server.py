@@ -158,7 +158,9 @@ def run_sandbox(
     sock = _bind(host, port)
     server = _uvicorn_server(state, token, faults, "warning")
     if announce:
-        print(f"sandbox: {_base_url(sock)}  token: {token}", file=sys.stderr, flush=True)
+        # The well-known default token is shown; one the operator chose is not echoed.
+        shown = token if token == DEFAULT_TOKEN else "(the one given)"
+        print(f"sandbox: {_base_url(sock)}  token: {shown}", file=sys.stderr, flush=True)
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:
