@@ -161,3 +161,24 @@ def test_top_exposures_ranks_one_currency_at_a_time(engine):
         assert eur_only[0].exposure == eur(100)
         assert [f.customer_id for f in top_exposures(conn, as_of, 5, currency="USD")] == [ids[1]]
         assert top_exposures(conn, as_of, currency="JPY") == []
+
+
+def test_a_disputed_invoice_is_not_overdue_while_the_dispute_is_open(engine):
+    as_of = date(2026, 6, 30)
+    with session_scope(engine) as s:
+        c = customer(s, "Disputes")
+        invoice(
+            s,
+            c,
+            "D-old",
+            "500",
+            as_of - timedelta(days=70),
+            as_of - timedelta(days=40),
+            disputed=True,
+        )
+        invoice(s, c, "D-new", "20", as_of - timedelta(days=30), as_of - timedelta(days=5))
+        cid = c.id
+    f = facts_of(engine, as_of)[cid]
+    assert f.overdue_amount == eur(20) and f.days_past_due == 5
+    assert f.open_balance == eur(520) and f.disputed_amount == eur(500)
+    assert f.days_31_60 == eur(500)  # the aging still shows it

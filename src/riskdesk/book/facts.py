@@ -9,10 +9,14 @@ Definitions, all as of the day `as_of` (inclusive):
 
 - open_balance: over invoices issued on or before as_of, total minus the allocations applied
   on or before as_of;
-- overdue_amount: the part of the open balance on invoices due before as_of;
-- days_past_due: as_of minus the due day of the oldest overdue invoice still unpaid (0 if none);
-- aging buckets by days past due: current (not yet due), 1-30, 31-60, 61-90, over 90;
-- disputed_amount: the open balance of invoices marked disputed (included in the above);
+- overdue_amount: the part of the open balance on undisputed invoices due before as_of (a
+  disputed invoice does not count as overdue while the dispute is open);
+- days_past_due: as_of minus the due day of the oldest undisputed overdue invoice still unpaid
+  (0 if none);
+- aging buckets by days past due: current (not yet due), 1-30, 31-60, 61-90, over 90, over
+  every open invoice, disputed or not (the accounting view);
+- disputed_amount: the open balance of invoices marked disputed (included in open_balance and
+  the aging buckets, not in overdue_amount);
 - unapplied_credit: money received on or before as_of not yet applied to an invoice by then,
   in the customer's currency (reported, not subtracted from the balance);
 - unbilled_usage: rated usage in the customer's currency dated on or before as_of and after
@@ -110,7 +114,8 @@ BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 # alike and keeps date arithmetic out of the per-invoice work.
 _BUCKET_SUMS = """
     SUM(open_micros) AS open_micros,
-    SUM(CASE WHEN due_on < :as_of THEN open_micros ELSE 0 END) AS overdue_micros,
+    SUM(CASE WHEN due_on < :as_of AND NOT disputed THEN open_micros ELSE 0 END)
+        AS overdue_micros,
     SUM(CASE WHEN due_on >= :as_of THEN open_micros ELSE 0 END) AS current_micros,
     SUM(CASE WHEN due_on < :as_of AND due_on >= :d30 THEN open_micros ELSE 0 END) AS d1_30,
     SUM(CASE WHEN due_on < :d30 AND due_on >= :d60 THEN open_micros ELSE 0 END) AS d31_60,
@@ -214,7 +219,8 @@ def _facts_sql(
                {_BUCKET_SUMS},
                SUM(CASE WHEN disputed THEN open_micros ELSE 0 END) AS disputed_micros,
                SUM(CASE WHEN open_micros > 0 THEN 1 ELSE 0 END) AS unpaid_count,
-               MIN(CASE WHEN open_micros > 0 AND due_on < :as_of THEN due_on END) AS oldest_due
+               MIN(CASE WHEN open_micros > 0 AND due_on < :as_of AND NOT disputed
+                        THEN due_on END) AS oldest_due
         FROM inv
         GROUP BY customer_id, currency
     ),
