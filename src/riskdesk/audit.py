@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from riskdesk.db.models import AuditEvent
@@ -80,6 +81,53 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    action: str
+    subject_type: str
+    subject_id: str | int | None = None
+    data: dict[str, Any] | None = None
+
+
+def record_many(
+    session: Session, events: list[NewEvent], *, actor: str, occurred_at: datetime | None = None
+) -> int:
+    """Append many events at once (a collections run audits every transition it plans).
+
+    One read of the chain's head, hashes chained in Python, one bulk insert, in the caller's
+    transaction. Returns the number written.
+    """
+    if not events:
+        return 0
+    moment = occurred_at or datetime.now(UTC)
+    query = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    prev_hash = session.scalars(query).first() or GENESIS
+    rows = []
+    for event in events:
+        payload = json.loads(json.dumps(event.data or {}, default=str))
+        subject = None if event.subject_id is None else str(event.subject_id)
+        digest = _digest(
+            prev_hash, moment, actor, event.action, event.subject_type, subject, payload
+        )
+        rows.append(
+            {
+                "occurred_at": moment,
+                "actor": actor,
+                "action": event.action,
+                "subject_type": event.subject_type,
+                "subject_id": subject,
+                "data": payload,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    session.execute(insert(AuditEvent), rows)
+    return len(rows)
 
 
 def verify_chain(session: Session) -> int | None:
