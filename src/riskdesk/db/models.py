@@ -413,3 +413,132 @@ class SyncState(Base):
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --------------------------------------------------------------------------- collections
+
+
+class ActionKind(StrEnum):
+    NOTIFY_EMAIL = "notify_email"
+    SUSPEND_SUBSCRIPTION = "suspend_subscription"
+    REACTIVATE_SUBSCRIPTION = "reactivate_subscription"
+    BLOCK_ORDERS = "block_orders"
+    UNBLOCK_ORDERS = "unblock_orders"
+    OPEN_REVIEW_CASE = "open_review_case"
+    WEBHOOK = "webhook"
+
+
+class ActionStatus(StrEnum):
+    PENDING = "pending"
+    AWAITING_APPROVAL = "awaiting_approval"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def _in(values: type[StrEnum]) -> str:
+    return "(" + ", ".join(f"'{v.value}'" for v in values) + ")"
+
+
+class OutboxAction(Base):
+    """One intended effect, written in the transaction that decided it (see riskdesk.actions).
+
+    `idempotency_key` makes deciding twice enqueue once. The executor claims a due `pending`
+    row (`in_progress`, `claimed_at` = the start of its lease), performs the effect and records
+    `done` with `result`, or `pending` again with a later `next_attempt_at`, or `failed`.
+    `effect_started_at` is written just before an effect that cannot be repeated safely (an
+    e-mail) so a crash inside it is recognised rather than silently repeated.
+    """
+
+    __tablename__ = "outbox_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default=ActionStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    effect_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        # "Due pending work": WHERE status = 'pending' AND next_attempt_at <= now ORDER BY it.
+        Index("ix_outbox_actions_due", "status", "next_attempt_at", "id"),
+        # Stale leases: WHERE status = 'in_progress' AND claimed_at < now - lease.
+        Index("ix_outbox_actions_claimed", "status", "claimed_at"),
+        Index("ix_outbox_actions_subscription", "subscription_id"),
+        CheckConstraint(f"kind in {_in(ActionKind)}", name="kind"),
+        CheckConstraint(f"status in {_in(ActionStatus)}", name="status"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+    )
+
+
+class CollectionState(Base):
+    """Where a customer stands in the collections policy (stage NULL = in good standing)."""
+
+    __tablename__ = "collection_states"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    stage: Mapped[str | None] = mapped_column(String(64))
+    entered_on: Mapped[date | None] = mapped_column(Date)
+    policy_version: Mapped[str | None] = mapped_column(String(64))
+    orders_blocked: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PromiseStatus(StrEnum):
+    ACTIVE = "active"
+    KEPT = "kept"
+    BROKEN = "broken"
+    CANCELLED = "cancelled"
+
+
+class PromiseToPay(Base):
+    """A customer's promise to pay `amount` by `due_on`, recorded by a collector."""
+
+    __tablename__ = "promises_to_pay"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    promised_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column("amount_micros", Micros)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default=PromiseStatus.ACTIVE.value)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_promises_to_pay_customer_status", "customer_id", "status"),
+        CheckConstraint(f"status in {_in(PromiseStatus)}", name="status"),
+        CheckConstraint("amount_micros > 0", name="amount_positive"),
+        CheckConstraint("due_on >= promised_on", name="due_after_promise"),
+    )
+
+    @property
+    def amount_money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+class PolicyVersion(Base):
+    """A collections policy file as loaded: `version` is the sha256 of its content."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)

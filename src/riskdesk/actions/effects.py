@@ -1,0 +1,290 @@
+"""The effects of outbox actions, each safe to repeat (see `riskdesk.actions.executor`).
+
+An effect gets the claimed action (detached, read-only) and returns an `Effect`: the result to
+store, and optionally a change to the book written in the same transaction as ``done``.
+Database changes that must precede a provider call (a suspension reason) are committed in a
+transaction of their own first, so the reasons table always says why a subscription is held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from riskdesk.book.detail import customer_detail
+from riskdesk.db.engine import session_scope
+from riskdesk.db.models import (
+    CollectionState,
+    Customer,
+    OutboxAction,
+    Subscription,
+    SubscriptionSuspension,
+    SuspensionReason,
+)
+from riskdesk.errors import RiskdeskError
+from riskdesk.notify.mail import Mailer
+from riskdesk.notify.templates import NoticeInvoice, build_message, render_notice, totals
+from riskdesk.notify.webhook import WebhookSender
+from riskdesk.providers.base import Provider
+
+
+class ActionPayloadError(RiskdeskError):
+    """The action cannot be carried out as written (missing e-mail address, URL ...)."""
+
+
+@dataclass
+class Effect:
+    result: dict[str, Any]
+    on_done: Callable[[Session], None] | None = None
+    extra_audit: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    engine: Engine
+    provider: Provider
+    mailer: Mailer
+    webhook: WebhookSender
+    now: Callable[[], datetime]
+    mail_domain: str
+    mark_effect_started: Callable[[], None]
+
+
+def _status(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _subscription(session: Session, action: OutboxAction, *, lock: bool) -> Subscription:
+    if action.subscription_id is None:
+        raise ActionPayloadError(f"action {action.id} ({action.kind}) names no subscription")
+    query = select(Subscription).where(Subscription.id == action.subscription_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalars(query).one()
+
+
+def _reasons(session: Session, subscription_id: int) -> list[str]:
+    return sorted(
+        session.scalars(
+            select(SubscriptionSuspension.reason).where(
+                SubscriptionSuspension.subscription_id == subscription_id
+            )
+        )
+    )
+
+
+def _ids(session: Session, subscription: Subscription) -> tuple[str, str]:
+    customer = session.get(Customer, subscription.customer_id)
+    assert customer is not None
+    return customer.provider_customer_id, subscription.provider_subscription_id
+
+
+def _set_provider_status(subscription_id: int, status: str) -> Callable[[Session], None]:
+    def apply(session: Session) -> None:
+        subscription = session.get(Subscription, subscription_id)
+        if subscription is not None:
+            subscription.provider_status = status
+
+    return apply
+
+
+def suspend(ctx: Context, action: OutboxAction) -> Effect:
+    reason = SuspensionReason(action.payload.get("reason", SuspensionReason.NON_PAYMENT)).value
+    added = False
+    with session_scope(ctx.engine) as session:
+        subscription = _subscription(session, action, lock=True)
+        ids = _ids(session, subscription)
+        if reason not in _reasons(session, subscription.id):
+            try:
+                with session.begin_nested():
+                    session.add(
+                        SubscriptionSuspension(
+                            subscription_id=subscription.id,
+                            reason=reason,
+                            since=ctx.now(),
+                            note=action.payload.get("note") or f"outbox action {action.id}",
+                        )
+                    )
+                added = True
+            except IntegrityError:  # another writer added the same reason: same state
+                added = False
+        held_for = _reasons(session, subscription.id)
+    # Already suspended at the provider: the client returns it without writing.
+    record = ctx.provider.set_subscription_status(*ids, "suspended")
+    status = _status(record.status)
+    return Effect(
+        result={
+            "reason": reason,
+            "reason_added": added,
+            "held_for": held_for,
+            "provider_status": status,
+        },
+        on_done=_set_provider_status(action.subscription_id, status),
+    )
+
+
+def reactivate(ctx: Context, action: OutboxAction) -> Effect:
+    reason = SuspensionReason(action.payload.get("reason", SuspensionReason.NON_PAYMENT)).value
+    with session_scope(ctx.engine) as session:
+        subscription = _subscription(session, action, lock=True)
+        ids = _ids(session, subscription)
+        removed = session.execute(
+            delete(SubscriptionSuspension).where(
+                SubscriptionSuspension.subscription_id == subscription.id,
+                SubscriptionSuspension.reason == reason,
+            )
+        ).rowcount
+        remaining = _reasons(session, subscription.id)
+    result: dict[str, Any] = {"reason": reason, "reason_removed": bool(removed)}
+    if remaining:
+        # Paying never reopens a subscription held for another reason.
+        result["still_held_for"] = remaining
+        return Effect(result=result)
+    record = ctx.provider.set_subscription_status(*ids, "active")
+    status = _status(record.status)
+    # A reason added while we were reactivating (a fraud hold racing a payment) wins: its own
+    # suspend may have reached the provider before our reactivation did.
+    with session_scope(ctx.engine) as session:
+        arrived = _reasons(session, action.subscription_id)
+    if arrived:
+        record = ctx.provider.set_subscription_status(*ids, "suspended")
+        status = _status(record.status)
+        result["resuspended_for"] = arrived
+    result["provider_status"] = status
+    return Effect(result=result, on_done=_set_provider_status(action.subscription_id, status))
+
+
+def _set_orders_blocked(action: OutboxAction, blocked: bool, now: datetime) -> Effect:
+    def apply(session: Session) -> None:
+        state = session.get(CollectionState, action.customer_id)
+        if state is None:
+            state = CollectionState(customer_id=action.customer_id, stage=None, updated_at=now)
+            session.add(state)
+        state.orders_blocked = blocked
+        state.updated_at = now
+
+    return Effect(result={"orders_blocked": blocked}, on_done=apply)
+
+
+def block_orders(ctx: Context, action: OutboxAction) -> Effect:
+    return _set_orders_blocked(action, True, ctx.now())
+
+
+def unblock_orders(ctx: Context, action: OutboxAction) -> Effect:
+    return _set_orders_blocked(action, False, ctx.now())
+
+
+def open_review_case(ctx: Context, action: OutboxAction) -> Effect:
+    # riskdesk.cases does not exist yet: the audit event and this result are the review request.
+    return Effect(
+        result={
+            "review_needed": True,
+            "case_id": None,
+            "reason": action.payload.get("reason"),
+            "note": "no case system yet: review this customer by hand",
+        }
+    )
+
+
+def webhook(ctx: Context, action: OutboxAction) -> Effect:
+    url = action.payload.get("url")
+    if not url:
+        raise ActionPayloadError(f"webhook action {action.id} has no url in its payload")
+    body = action.payload.get("body") or {
+        "action_id": action.id,
+        "kind": action.kind,
+        "customer_id": action.customer_id,
+        "subscription_id": action.subscription_id,
+        "payload": {k: v for k, v in action.payload.items() if k != "url"},
+    }
+    timeout = float(action.payload.get("timeout", 10.0))
+    return Effect(result=ctx.webhook(url, body, action.idempotency_key, timeout))
+
+
+_ID_SAFE = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+
+
+def message_id(key: str, domain: str) -> str:
+    """A Message-ID that is a function of the idempotency key alone (so a resend repeats it).
+
+    The key itself (made header-safe) is readable in the left part; a hash of the exact key
+    keeps two keys that differ only in unsafe characters apart.
+    """
+    readable = _ID_SAFE.sub(".", key).strip(".")[:120] or "action"
+    readable = re.sub(r"\.{2,}", ".", readable)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return f"<{readable}.{digest}@{domain}>"
+
+
+def _as_of(action: OutboxAction, now: datetime) -> date:
+    value = action.payload.get("as_of")
+    return date.fromisoformat(value) if value else now.astimezone(UTC).date()
+
+
+def notify_email(ctx: Context, action: OutboxAction) -> Effect:
+    payload = action.payload
+    template = payload.get("template")
+    if not template:
+        raise ActionPayloadError(f"notify_email action {action.id} has no template")
+    as_of = _as_of(action, ctx.now())
+    with session_scope(ctx.engine) as session:
+        customer = session.get(Customer, action.customer_id)
+        assert customer is not None
+        to = payload.get("to") or customer.billing_email
+        detail = customer_detail(session, str(customer.id), as_of)
+    if not to:
+        raise ActionPayloadError(
+            f"customer {action.customer_id} ({customer.name}) has no billing e-mail address"
+        )
+    invoices = [
+        NoticeInvoice(i.number, i.issued_on, i.due_on, i.open_amount, i.days_past_due, i.disputed)
+        for i in detail.open_invoices
+    ]
+    notice = render_notice(
+        template,
+        customer_name=customer.name,
+        stage=payload.get("stage"),
+        invoices=invoices,
+        as_of=as_of,
+        extra={
+            k: payload[k]
+            for k in ("company", "pay_url", "contact_email", "next_step_on", "reference")
+            if k in payload
+        },
+    )
+    mid = message_id(action.idempotency_key, ctx.mail_domain)
+    message = build_message(notice, to=to, sender=ctx.mailer.sender, message_id=mid)
+    message["X-Riskdesk-Action"] = action.idempotency_key
+    resent = action.effect_started_at is not None
+    ctx.mark_effect_started()  # committed before SMTP: a crash from here on is "uncertain"
+    ctx.mailer.send(message)
+    result = {
+        "message_id": mid,
+        "to": to,
+        "template": template,
+        "subject": notice.subject,
+        "invoices": [i.number for i in invoices],
+        "totals": [str(t) for t in totals(invoices)],
+    }
+    if resent:
+        result["resent_after_uncertain_attempt"] = True
+    return Effect(result=result)
+
+
+HANDLERS: dict[str, Callable[[Context, OutboxAction], Effect]] = {
+    "suspend_subscription": suspend,
+    "reactivate_subscription": reactivate,
+    "notify_email": notify_email,
+    "webhook": webhook,
+    "block_orders": block_orders,
+    "unblock_orders": unblock_orders,
+    "open_review_case": open_review_case,
+}

@@ -1,0 +1,384 @@
+"""The executor: carries out due outbox actions, with retries, backoff, leases and audit.
+
+One action at a time, in three steps, each its own short transaction (no transaction is
+open while the provider, the SMTP server or a webhook is called):
+
+1. **claim**: a due ``pending`` row becomes ``in_progress``; ``attempts`` + 1, ``claimed_at``
+   = now (the start of a lease). On PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED``,
+   so several executors share the queue; on SQLite a conditional UPDATE decides who won.
+2. **effect** (`riskdesk.actions.effects`): every effect is idempotent: a suspension reason is
+   added only if absent and the provider is asked for a status, not a toggle; orders blocked
+   is a flag; a webhook carries ``Idempotency-Key``.
+3. **record**: ``done`` + result + an audit event (with the payload's policy version, stage
+   and facts); or, on a transient error, ``pending`` again with exponential backoff (failed
+   after ``max_attempts``); or, on a permanent error, ``failed`` + an audit event. The record
+   only applies if the row is still ours (``in_progress`` with the attempt count we claimed),
+   so a slow executor whose lease was taken over cannot overwrite the newer outcome.
+
+Crash safety. A row left ``in_progress`` longer than the lease (default 5 minutes; or any age
+with ``recover_stale(older_than=timedelta(0))`` when you know no executor is running) goes
+back to ``pending`` and is tried again: provider effects are repeated harmlessly. Nothing is
+lost (the row is there until it is done, failed or cancelled) and nothing is doubled (the
+suspension reason is a unique row; the provider PATCH sets a status it may already have).
+
+E-mail is the one effect that cannot be repeated harmlessly. Guarantee:
+
+* A ``done`` e-mail action is never sent again (only pending rows are claimed).
+* Before handing the message to SMTP the executor commits ``effect_started_at``. An SMTP
+  error (connection refused, 4xx, 5xx) means the server did not take the message: the marker
+  is cleared and the action retried or failed as usual.
+* A crash *after* the marker and *before* ``done`` leaves the delivery unknown. With the
+  default ``on_uncertain_email="hold"`` such an action is not resent automatically: recovery
+  moves it to ``awaiting_approval`` with ``last_error`` saying so and an ``action.uncertain``
+  audit event; a person checks the mail log for its Message-ID and either ``approve``s it
+  (resent with the *same* Message-ID) or ``cancel``s it. So e-mail is at-most-once without a
+  person, and at-least-once with a stable Message-ID once the person approves.
+  With ``on_uncertain_email="resend"`` it is resent automatically: at-least-once, the duplicate
+  (if any) carrying the same Message-ID, which mail clients and archives use to fold copies.
+* A crash before the marker was committed is a plain retry: the message was not handed over.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from riskdesk import audit
+from riskdesk.actions.effects import HANDLERS, Context, Effect
+from riskdesk.db.engine import session_scope
+from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
+from riskdesk.notify.mail import Mailer, TransientMailError
+from riskdesk.notify.webhook import TransientWebhookError, WebhookSender, post_webhook
+from riskdesk.providers.base import Provider
+from riskdesk.providers.errors import ProviderResponseError, TransientProviderError
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (
+    TransientProviderError,
+    ProviderResponseError,
+    TransientMailError,
+    TransientWebhookError,
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action_id: int
+    kind: str
+    status: str  # done | retry | failed | lost (someone else recorded it first)
+    detail: str = ""
+
+
+@dataclass
+class ExecutionReport:
+    recovered: int = 0
+    held: int = 0  # uncertain e-mails moved to awaiting_approval by recovery
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def _count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def claimed(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def done(self) -> int:
+        return self._count("done")
+
+    @property
+    def retried(self) -> int:
+        return self._count("retry")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+
+class Executor:
+    def __init__(
+        self,
+        engine: Engine,
+        provider: Provider,
+        mailer: Mailer,
+        webhook: WebhookSender | None = None,
+        *,
+        now: Callable[[], datetime] = _utcnow,
+        max_attempts: int = 8,
+        backoff_base: timedelta = timedelta(seconds=30),
+        backoff_max: timedelta = timedelta(hours=6),
+        lease: timedelta = timedelta(minutes=5),
+        on_uncertain_email: Literal["hold", "resend"] = "hold",
+        mail_domain: str = "riskdesk.invalid",
+        actor: str = "executor",
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.engine = engine
+        self.provider = provider
+        self.mailer = mailer
+        self.webhook = webhook or post_webhook
+        self.now = now
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.lease = lease
+        self.on_uncertain_email = on_uncertain_email
+        self.mail_domain = mail_domain
+        self.actor = actor
+
+    # ------------------------------------------------------------------ the loop
+
+    def run_once(self, limit: int | None = None) -> ExecutionReport:
+        """Recover stale claims, then carry out due actions (at most `limit`) one by one."""
+        report = ExecutionReport()
+        report.recovered, report.held = self._recover(self.lease)
+        due_by = self.now()
+        skipped: set[int] = set()
+        while limit is None or report.claimed < limit:
+            claim = self._claim(due_by, skipped)
+            if claim is None:
+                break
+            report.outcomes.append(self._execute(*claim))
+        return report
+
+    def recover_stale(self, older_than: timedelta | None = None) -> int:
+        """Put actions left ``in_progress`` longer than `older_than` (default: the lease) back.
+
+        Returns how many were recovered (requeued, held as uncertain, or failed for having
+        used up their attempts).
+        """
+        recovered, held = self._recover(self.lease if older_than is None else older_than)
+        return recovered + held
+
+    # ------------------------------------------------------------------ steps
+
+    def _claim(self, due_by: datetime, skipped: set[int]) -> tuple[int, int] | None:
+        """Claim one due action: (id, attempt number), or None when nothing is due."""
+        while True:
+            with session_scope(self.engine) as session:
+                query = (
+                    select(OutboxAction.id)
+                    .where(
+                        OutboxAction.status == ActionStatus.PENDING.value,
+                        OutboxAction.next_attempt_at <= due_by,
+                    )
+                    .order_by(OutboxAction.next_attempt_at, OutboxAction.id)
+                    .limit(1)
+                )
+                if skipped:
+                    query = query.where(OutboxAction.id.not_in(skipped))
+                if session.get_bind().dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                action_id = session.scalars(query).first()
+                if action_id is None:
+                    return None
+                moment = self.now()
+                claimed = session.execute(
+                    update(OutboxAction)
+                    .where(
+                        OutboxAction.id == action_id,
+                        OutboxAction.status == ActionStatus.PENDING.value,
+                    )
+                    .values(
+                        status=ActionStatus.IN_PROGRESS.value,
+                        attempts=OutboxAction.attempts + 1,
+                        claimed_at=moment,
+                        updated_at=moment,
+                    )
+                    .returning(OutboxAction.attempts)
+                ).first()
+            skipped.add(action_id)
+            if claimed is not None:
+                return action_id, claimed[0]
+
+    def _load(self, action_id: int) -> OutboxAction:
+        with session_scope(self.engine) as session:
+            action = session.get(OutboxAction, action_id)
+            assert action is not None
+            session.expunge(action)
+            return action
+
+    def _mine(self, session: Session, action_id: int, attempt: int) -> OutboxAction | None:
+        query = select(OutboxAction).where(
+            OutboxAction.id == action_id,
+            OutboxAction.status == ActionStatus.IN_PROGRESS.value,
+            OutboxAction.attempts == attempt,
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        return session.scalars(query.execution_options(populate_existing=True)).first()
+
+    def _mark_effect_started(self, action_id: int, attempt: int) -> Callable[[], None]:
+        def mark() -> None:
+            with session_scope(self.engine) as session:
+                action = self._mine(session, action_id, attempt)
+                if action is None:
+                    raise _LostClaim(action_id)
+                action.effect_started_at = self.now()
+
+        return mark
+
+    def _execute(self, action_id: int, attempt: int) -> Outcome:
+        action = self._load(action_id)
+        context = Context(
+            engine=self.engine,
+            provider=self.provider,
+            mailer=self.mailer,
+            webhook=self.webhook,
+            now=self.now,
+            mail_domain=self.mail_domain,
+            mark_effect_started=self._mark_effect_started(action_id, attempt),
+        )
+        handler = HANDLERS[ActionKind(action.kind).value]
+        try:
+            effect = handler(context, action)
+        except _LostClaim:
+            return Outcome(action_id, action.kind, "lost", "claim taken over before the effect")
+        except TRANSIENT as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            return self._record_error(action, attempt, exc, transient=True, retry_after=retry_after)
+        except Exception as exc:  # permanent provider/mail/webhook errors, bad payloads, bugs
+            log.exception("action %s (%s) failed", action_id, action.kind)
+            return self._record_error(action, attempt, exc, transient=False)
+        return self._record_done(action, attempt, effect)
+
+    def _audit(self, session: Session, action: OutboxAction, what: str, **data: Any) -> None:
+        payload = action.payload or {}
+        audit.record(
+            session,
+            actor=self.actor,
+            action=f"action.{what}",
+            subject_type="customer",
+            subject_id=action.customer_id,
+            data={
+                "action_id": action.id,
+                "kind": action.kind,
+                "key": action.idempotency_key,
+                "subscription_id": action.subscription_id,
+                "attempts": action.attempts,
+                "policy_version": payload.get("policy_version"),
+                "stage": payload.get("stage"),
+                "reason": payload.get("reason"),
+                "facts": payload.get("facts"),
+                **data,
+            },
+            occurred_at=action.updated_at,
+        )
+
+    def _record_done(self, snapshot: OutboxAction, attempt: int, effect: Effect) -> Outcome:
+        with session_scope(self.engine) as session:
+            action = self._mine(session, snapshot.id, attempt)
+            if action is None:
+                return Outcome(snapshot.id, snapshot.kind, "lost", "recorded by another run")
+            if effect.on_done is not None:
+                effect.on_done(session)
+            action.status = ActionStatus.DONE.value
+            action.result = effect.result
+            action.last_error = None
+            action.updated_at = self.now()
+            self._audit(session, action, "done", result=effect.result, **effect.extra_audit)
+        return Outcome(snapshot.id, snapshot.kind, "done")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> timedelta:
+        delay = min(self.backoff_base * (2 ** max(0, attempt - 1)), self.backoff_max)
+        if retry_after:
+            delay = max(delay, timedelta(seconds=retry_after))
+        return delay
+
+    def _record_error(
+        self,
+        snapshot: OutboxAction,
+        attempt: int,
+        exc: BaseException,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+    ) -> Outcome:
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        with session_scope(self.engine) as session:
+            action = self._mine(session, snapshot.id, attempt)
+            if action is None:
+                return Outcome(snapshot.id, snapshot.kind, "lost", message)
+            moment = self.now()
+            action.last_error = message
+            action.updated_at = moment
+            # The mail server refused or never got the message: sending again is safe.
+            action.effect_started_at = None
+            if transient and attempt < self.max_attempts:
+                action.status = ActionStatus.PENDING.value
+                action.next_attempt_at = moment + self._backoff(attempt, retry_after)
+                return Outcome(snapshot.id, snapshot.kind, "retry", message)
+            action.status = ActionStatus.FAILED.value
+            gave_up = transient and attempt >= self.max_attempts
+            self._audit(
+                session,
+                action,
+                "failed",
+                error=message,
+                permanent=not transient,
+                gave_up_after_attempts=attempt if gave_up else None,
+            )
+        return Outcome(snapshot.id, snapshot.kind, "failed", message)
+
+    def _recover(self, older_than: timedelta) -> tuple[int, int]:
+        moment = self.now()
+        recovered = held = 0
+        with session_scope(self.engine) as session:
+            query = select(OutboxAction).where(
+                OutboxAction.status == ActionStatus.IN_PROGRESS.value,
+                OutboxAction.claimed_at <= moment - older_than,
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            for action in session.scalars(query.execution_options(populate_existing=True)):
+                action.updated_at = moment
+                uncertain = (
+                    action.kind == ActionKind.NOTIFY_EMAIL and action.effect_started_at is not None
+                )
+                if uncertain and self.on_uncertain_email == "hold":
+                    action.status = ActionStatus.AWAITING_APPROVAL.value
+                    action.last_error = (
+                        "delivery uncertain: the executor stopped while handing the message to "
+                        "the mail server; check the mail log for its Message-ID, then approve "
+                        "to resend it (same Message-ID) or cancel it if it was delivered"
+                    )
+                    self._audit(session, action, "uncertain", claimed_at=action.claimed_at)
+                    held += 1
+                    continue
+                if action.attempts >= self.max_attempts:
+                    action.status = ActionStatus.FAILED.value
+                    action.last_error = (
+                        f"gave up after {action.attempts} attempts (executor stopped during the "
+                        "last one)"
+                    )
+                    self._audit(session, action, "failed", error=action.last_error)
+                else:
+                    action.status = ActionStatus.PENDING.value
+                    action.next_attempt_at = moment
+                    action.last_error = "recovered: the executor stopped before recording a result"
+                    self._audit(
+                        session,
+                        action,
+                        "recovered",
+                        claimed_at=action.claimed_at,
+                        uncertain_email=uncertain,
+                    )
+                recovered += 1
+        return recovered, held
+
+
+class _LostClaim(Exception):
+    def __init__(self, action_id: int) -> None:
+        super().__init__(f"action {action_id}: claim lost")

@@ -1,0 +1,192 @@
+"""The outbox: intended actions written in the transaction that decided them.
+
+A decision (the collections planner, a fraud rule, a person) calls `enqueue` inside its own
+transaction, so the action exists if and only if the decision committed. The idempotency key
+names the decision (for example ``collections:<customer>:<stage>:<policy version>:suspend:<sub>``):
+deciding the same thing twice enqueues once. The executor (`riskdesk.actions.executor`) does
+the work after commit.
+
+Status flow::
+
+    awaiting_approval --approve--> pending --claim--> in_progress --> done
+            |                         ^                    |    \\--> failed --retry--> pending
+            +------cancel-----+       +--transient error---+
+                              v
+                          cancelled   (pending can be cancelled too)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from riskdesk import audit
+from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
+from riskdesk.errors import NotFoundError, RiskdeskError
+
+
+class ActionStateError(RiskdeskError):
+    """An action is not in a status that allows what was asked (approve a done action ...)."""
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    kind: ActionKind | str,
+    customer_id: int,
+    subscription_id: int | None = None,
+    payload: dict[str, Any],
+    requires_approval: bool = False,
+    now: datetime | None = None,
+) -> OutboxAction | None:
+    """Add an action in the caller's transaction; a key already present adds nothing.
+
+    Returns the action holding `key`: the new one, or the one enqueued before (whatever its
+    status: a key once used is never reused, even after the action was cancelled or failed).
+    None only if a concurrent transaction holding the same key rolled back between our insert
+    and our read, which a caller can treat as "not enqueued, decide again".
+    """
+    kind = ActionKind(kind).value
+    moment = _now(now)
+    values = {
+        "idempotency_key": key,
+        "kind": kind,
+        "customer_id": customer_id,
+        "subscription_id": subscription_id,
+        "payload": payload,
+        "status": (
+            ActionStatus.AWAITING_APPROVAL if requires_approval else ActionStatus.PENDING
+        ).value,
+        "attempts": 0,
+        "next_attempt_at": moment,
+        "created_at": moment,
+        "updated_at": moment,
+    }
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        stmt = postgresql.insert(OutboxAction).values(values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    elif name == "sqlite":
+        stmt = sqlite.insert(OutboxAction).values(values)
+        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+    else:  # pragma: no cover - riskdesk supports the two above
+        stmt = insert(OutboxAction).values(values)
+    session.execute(stmt)
+    return session.scalars(
+        select(OutboxAction)
+        .where(OutboxAction.idempotency_key == key)
+        .execution_options(populate_existing=True)
+    ).first()
+
+
+def _get(session: Session, action_id: int, *, lock: bool = True) -> OutboxAction:
+    query = select(OutboxAction).where(OutboxAction.id == action_id)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    action = session.scalars(query.execution_options(populate_existing=True)).first()
+    if action is None:
+        raise NotFoundError(f"unknown action {action_id}")
+    return action
+
+
+def _audit(session: Session, action: OutboxAction, by: str, what: str, **data: Any) -> None:
+    audit.record(
+        session,
+        actor=by,
+        action=f"action.{what}",
+        subject_type="customer",
+        subject_id=action.customer_id,
+        data={
+            "action_id": action.id,
+            "kind": action.kind,
+            "key": action.idempotency_key,
+            "subscription_id": action.subscription_id,
+            **data,
+        },
+        occurred_at=action.updated_at,
+    )
+
+
+def approve(
+    session: Session, action_id: int, by: str, *, now: datetime | None = None
+) -> OutboxAction:
+    """Release an action held for approval (or held after an uncertain e-mail) to the executor."""
+    action = _get(session, action_id)
+    if action.status != ActionStatus.AWAITING_APPROVAL:
+        raise ActionStateError(
+            f"action {action_id} is {action.status}, not awaiting_approval: nothing to approve"
+        )
+    moment = _now(now)
+    action.status = ActionStatus.PENDING.value
+    action.approved_by = by
+    action.approved_at = moment
+    action.next_attempt_at = moment
+    action.effect_started_at = None
+    action.updated_at = moment
+    _audit(session, action, by, "approved")
+    return action
+
+
+def cancel(
+    session: Session,
+    action_id: int,
+    by: str,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> OutboxAction:
+    """Withdraw an action not yet carried out (pending or awaiting approval)."""
+    action = _get(session, action_id)
+    if action.status not in (ActionStatus.PENDING, ActionStatus.AWAITING_APPROVAL):
+        raise ActionStateError(
+            f"action {action_id} is {action.status}: only pending or awaiting_approval "
+            "actions can be cancelled"
+        )
+    action.status = ActionStatus.CANCELLED.value
+    action.updated_at = _now(now)
+    action.last_error = reason
+    _audit(session, action, by, "cancelled", reason=reason)
+    return action
+
+
+def retry(
+    session: Session, action_id: int, by: str, *, now: datetime | None = None
+) -> OutboxAction:
+    """Put a failed action back in the queue, with a fresh count of attempts."""
+    action = _get(session, action_id)
+    if action.status != ActionStatus.FAILED:
+        raise ActionStateError(f"action {action_id} is {action.status}, not failed")
+    moment = _now(now)
+    action.status = ActionStatus.PENDING.value
+    action.attempts = 0
+    action.next_attempt_at = moment
+    action.effect_started_at = None
+    action.updated_at = moment
+    _audit(session, action, by, "retried", previous_error=action.last_error)
+    return action
+
+
+def pending(
+    session: Session, now: datetime | None = None, limit: int | None = None
+) -> list[OutboxAction]:
+    """Actions due now: pending with `next_attempt_at` <= `now`, oldest due first."""
+    query = (
+        select(OutboxAction)
+        .where(
+            OutboxAction.status == ActionStatus.PENDING.value,
+            OutboxAction.next_attempt_at <= _now(now),
+        )
+        .order_by(OutboxAction.next_attempt_at, OutboxAction.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
