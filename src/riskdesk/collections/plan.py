@@ -1,0 +1,204 @@
+"""Turn decisions into intended actions: only the differences, each with a stable key.
+
+Kill Bill's overdue applicator acts only when the state changes; so does this planner. For
+each decision whose stage differs from the customer's previous stage:
+
+- moving to a more severe stage yields that stage's own actions (notify, block_orders,
+  suspend, open_case, webhook), plus any restriction of a skipped lesser stage the customer
+  does not already have (a customer going straight from good standing to `suspended` also has
+  its orders blocked);
+- moving to a less severe stage (or none: paid, disputed, promise made, exempted) sends no new
+  notices; it lifts what the new stage no longer holds: `reactivate` with reason
+  `non_payment` when the suspension is lifted (the executor reactivates a subscription only
+  when no other suspension reason remains) and `unblock_orders` when the order block is lifted.
+
+Restrictions accumulate: a stage holds the order block and suspensions of every stage below
+it (see `Policy.holds`).
+
+Every action has a deterministic idempotency key
+`collections:{policy_version}:{customer_id}:{stage}:{entered_on}:{n}` (`n` is the action's
+index in the stage, or a name for derived actions), so planning the same transition again
+never enqueues it twice.
+
+Blast radius: when more customers than `max_suspensions_per_run` would newly be suspended,
+none of those transitions is planned (they are returned in `withheld`, and stay at their
+previous stage, to be decided again next run) and the plan carries an alert. Approval: every
+action of a transition that newly suspends a customer whose open balance exceeds
+`approval_threshold` is marked `requires_approval` (a person releases the whole step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from riskdesk.collections.evaluate import Decision
+from riskdesk.collections.facts import amount_of, jsonable
+from riskdesk.collections.policy import (
+    BlockOrdersAction,
+    NotifyAction,
+    OpenCaseAction,
+    Policy,
+    SuspendAction,
+    WebhookAction,
+)
+
+# Kinds, spelled as `riskdesk.db.models.ActionKind` values (collections stays free of the db).
+NOTIFY = "notify_email"
+SUSPEND = "suspend_subscription"
+REACTIVATE = "reactivate_subscription"
+BLOCK_ORDERS = "block_orders"
+UNBLOCK_ORDERS = "unblock_orders"
+OPEN_CASE = "open_review_case"
+WEBHOOK = "webhook"
+
+NON_PAYMENT = "non_payment"
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One intended action: the outbox row the wiring writes (keyed, so written once)."""
+
+    key: str
+    kind: str
+    customer_id: int
+    stage: str | None  # the stage entered (None: good standing)
+    payload: dict[str, Any]
+    requires_approval: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The actions to enqueue and the stage changes to record.
+
+    Iterating a Plan gives its actions. `transitions` are the decisions whose stage changed
+    and that are planned (record them in `collection_states`); `withheld` are those stopped
+    by the blast radius (leave those customers' state as it is); `alert` says why.
+    """
+
+    actions: list[PlannedAction] = field(default_factory=list)
+    transitions: list[Decision] = field(default_factory=list)
+    withheld: list[Decision] = field(default_factory=list)
+    alert: str | None = None
+
+    @property
+    def blast_radius_exceeded(self) -> bool:
+        return self.alert is not None
+
+    def __iter__(self) -> Iterator[PlannedAction]:
+        return iter(self.actions)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+def newly_suspends(policy: Policy, decision: Decision) -> bool:
+    """Whether the transition suspends a customer that was not suspended."""
+    if not decision.changed:
+        return False
+    before = policy.holds(decision.previous_stage)[1] if _known(policy, decision) else False
+    return policy.holds(decision.stage)[1] and not before
+
+
+def requires_approval(policy: Policy, decision: Decision) -> bool:
+    """Whether a suspension of this customer waits for a person (open balance over threshold)."""
+    balance = decision.facts.get("open_balance")
+    return balance is not None and amount_of(balance) > policy.approval_threshold
+
+
+def _known(policy: Policy, decision: Decision) -> bool:
+    return policy.severity(decision.previous_stage) >= 0
+
+
+def plan_transitions(policy: Policy, decisions: Iterable[Decision]) -> Plan:
+    """The actions for every decision whose stage changed (see the module docstring)."""
+    changed = [d for d in decisions if d.changed]
+    suspending = [d for d in changed if newly_suspends(policy, d)]
+    withheld: list[Decision] = []
+    alert = None
+    if len(suspending) > policy.max_suspensions_per_run:
+        withheld = suspending
+        alert = (
+            f"blast radius: {len(suspending)} customers would be suspended in one run, more "
+            f"than max_suspensions_per_run = {policy.max_suspensions_per_run}; no suspension "
+            "was planned. Check the facts (a failed payment import?) and the policy, then "
+            "raise the limit for one run or let it proceed in parts."
+        )
+    stopped = {id(d) for d in withheld}
+    actions: list[PlannedAction] = []
+    transitions: list[Decision] = []
+    for decision in changed:
+        if id(decision) in stopped:
+            continue
+        transitions.append(decision)
+        actions.extend(_actions_for(policy, decision))
+    return Plan(actions=actions, transitions=transitions, withheld=withheld, alert=alert)
+
+
+def _actions_for(policy: Policy, d: Decision) -> list[PlannedAction]:
+    known = _known(policy, d)
+    old_level = policy.severity(d.previous_stage) if known else 0
+    new_level = policy.severity(d.stage)
+    # A stage the policy no longer has: assume it held everything, so lifting is planned
+    # (the executor does nothing where nothing is held).
+    old_blocked, old_suspended = policy.holds(d.previous_stage) if known else (True, True)
+    new_blocked, new_suspended = policy.holds(d.stage)
+    approval = newly_suspends(policy, d) and requires_approval(policy, d)
+
+    base = {
+        "stage": d.stage,
+        "previous_stage": d.previous_stage,
+        "policy_version": policy.version,
+        "as_of": d.as_of.isoformat(),
+        "reason": d.reason,
+        "detail": d.detail,
+        "facts": jsonable({k: v for k, v in d.facts.items() if k != "customer_id"}),
+    }
+    prefix = f"collections:{policy.version}:{d.customer_id}:{d.stage or 'none'}:{d.as_of}"
+    out: list[PlannedAction] = []
+
+    def add(suffix: str | int, kind: str, extra: dict[str, Any]) -> None:
+        out.append(
+            PlannedAction(
+                key=f"{prefix}:{suffix}",
+                kind=kind,
+                customer_id=d.customer_id,
+                stage=d.stage,
+                payload=base | extra,
+                requires_approval=approval,
+            )
+        )
+
+    if new_level > old_level or not known:
+        # Restrictions of skipped stages not already in force, before the stage's own.
+        own = policy.stage(d.stage) if d.stage is not None else None
+        if new_blocked and not (known and old_blocked) and not (own and own.blocks_orders):
+            add("hold-block_orders", BLOCK_ORDERS, {})
+        if new_suspended and not (known and old_suspended) and not (own and own.suspends):
+            for i, action in enumerate(policy.suspend_actions(d.stage)):
+                add(f"hold-suspend-{i}", SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
+        for i, action in enumerate(own.actions if own else ()):
+            if isinstance(action, NotifyAction):
+                add(i, NOTIFY, {"template": action.notify})
+            elif isinstance(action, BlockOrdersAction):
+                if not (known and old_blocked):
+                    add(i, BLOCK_ORDERS, {})
+            elif isinstance(action, SuspendAction):
+                add(i, SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
+            elif isinstance(action, OpenCaseAction):
+                add(i, OPEN_CASE, {"case": action.open_case})
+            elif isinstance(action, WebhookAction):
+                add(i, WEBHOOK, {"url": action.webhook})
+
+    if old_suspended and not new_suspended:
+        add("reactivate", REACTIVATE, {"reason": NON_PAYMENT})
+    elif old_suspended and new_suspended and new_level < old_level and known:
+        # Still suspended, by fewer stages: lift what the lower stage no longer suspends.
+        keep = [a.scope for a in policy.suspend_actions(d.stage)]
+        lifted = [a.scope for a in policy.suspend_actions(d.previous_stage) if a.scope not in keep]
+        if lifted:
+            add("reactivate", REACTIVATE, {"reason": NON_PAYMENT, "scope": lifted, "keep": keep})
+    if old_blocked and not new_blocked:
+        add("unblock", UNBLOCK_ORDERS, {})
+    return out

@@ -1,0 +1,151 @@
+"""The collections planner: only changes become actions, each with a stable key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from collections_builders import AS_OF, policy, row, standard
+from riskdesk.collections.evaluate import decide, decide_many
+from riskdesk.collections.plan import (
+    BLOCK_ORDERS,
+    NOTIFY,
+    OPEN_CASE,
+    REACTIVATE,
+    SUSPEND,
+    UNBLOCK_ORDERS,
+    plan_transitions,
+)
+from riskdesk.db.models import ActionKind
+
+
+@pytest.fixture(scope="module")
+def std():
+    return standard()
+
+
+def kinds(plan):
+    return [(a.kind, a.payload.get("template") or a.payload.get("scope")) for a in plan]
+
+
+def test_planned_kinds_are_outbox_kinds():
+    assert {NOTIFY, SUSPEND, REACTIVATE, BLOCK_ORDERS, UNBLOCK_ORDERS, OPEN_CASE} <= {
+        k.value for k in ActionKind
+    }
+
+
+def test_unchanged_stage_plans_nothing(std):
+    d = decide(std, row(days=40), "suspended", as_of=AS_OF)
+    assert not d.changed
+    plan = plan_transitions(std, [d])
+    assert list(plan) == [] and plan.transitions == []
+
+
+def test_entering_each_stage_yields_its_actions(std):
+    plan = plan_transitions(std, [decide(std, row(days=10), None, as_of=AS_OF)])
+    assert kinds(plan) == [(NOTIFY, "reminder")]
+    plan = plan_transitions(std, [decide(std, row(days=24), "reminder", as_of=AS_OF)])
+    assert kinds(plan) == [(NOTIFY, "final_notice"), (BLOCK_ORDERS, None)]
+    plan = plan_transitions(std, [decide(std, row(days=33), "final_notice", as_of=AS_OF)])
+    assert kinds(plan) == [
+        (NOTIFY, "suspended"),
+        (SUSPEND, {"kind": "consumption"}),
+        (SUSPEND, {"kind": "seat"}),
+    ]
+    assert all(a.payload["reason"] == "non_payment" for a in plan if a.kind == SUSPEND)
+    plan = plan_transitions(std, [decide(std, row(days=93), "suspended", as_of=AS_OF)])
+    assert kinds(plan) == [(OPEN_CASE, None)]  # still suspended: nothing reactivated
+
+
+def test_skipping_stages_applies_their_restrictions(std):
+    plan = plan_transitions(std, [decide(std, row(days=33), None, as_of=AS_OF)])
+    assert kinds(plan)[0] == (BLOCK_ORDERS, None)
+    assert (SUSPEND, {"kind": "consumption"}) in kinds(plan)
+
+
+def test_payload_names_stage_version_and_facts(std):
+    (action,) = plan_transitions(std, [decide(std, row(days=10), None, as_of=AS_OF)])
+    assert action.customer_id == 1 and action.stage == "reminder"
+    assert action.payload["policy_version"] == std.version
+    assert action.payload["facts"]["days_past_due"] == 7
+    assert action.payload["facts"]["overdue_amount"] == {"amount": "100.00", "currency": "EUR"}
+    assert action.key == f"collections:{std.version}:1:reminder:{AS_OF.isoformat()}:0"
+
+
+@pytest.mark.parametrize(
+    ("facts", "why"),
+    [
+        ({"days": 0}, "paid"),
+        ({"days": 40, "overdue": "100", "disputed": "100"}, "disputed"),
+        ({"days": 40, "promise_until": AS_OF + timedelta(days=3)}, "promise made"),
+        ({"days": 40, "tags": ("enforcement_off",)}, "exempted"),
+    ],
+)
+def test_leaving_suspended_plans_a_reactivate(std, facts, why):
+    d = decide(std, row(**facts), "suspended", as_of=AS_OF)
+    assert d.stage != "suspended", why
+    plan = plan_transitions(std, [d])
+    reactivate = [a for a in plan if a.kind == REACTIVATE]
+    assert len(reactivate) == 1
+    assert reactivate[0].payload["reason"] == "non_payment"
+    assert not any(a.kind == NOTIFY for a in plan)  # no reminder sent on the way down
+    unblocked = any(a.kind == UNBLOCK_ORDERS for a in plan)
+    assert unblocked == (d.stage is None)  # final_notice (after a promise) still blocks
+
+
+def test_leaving_final_notice_unblocks_orders(std):
+    plan = plan_transitions(std, [decide(std, row(days=10), "final_notice", as_of=AS_OF)])
+    assert kinds(plan) == [(UNBLOCK_ORDERS, None)]
+
+
+def test_planning_twice_gives_the_same_keys(std):
+    rows = [row(i, days=d) for i, d in enumerate([0, 10, 24, 33, 93, 33])]
+    current = {0: "suspended", 5: "suspended"}
+    first = plan_transitions(std, decide_many(std, rows, current, AS_OF))
+    again = plan_transitions(std, decide_many(std, rows, current, AS_OF))
+    assert [a.key for a in first] == [a.key for a in again]
+    assert len({a.key for a in first}) == len(first.actions)
+    # Another day's transition is another key.
+    later = AS_OF + timedelta(days=1)
+    other = plan_transitions(std, [decide(std, row(1, days=10, as_of=later), None, as_of=later)])
+    assert other.actions[0].key not in {a.key for a in first}
+
+
+def test_blast_radius_stops_every_suspension_and_alerts():
+    p = policy(max_suspensions_per_run=2)
+    rows = [row(i, days=33) for i in range(3)] + [row(10, days=10)]
+    plan = plan_transitions(p, decide_many(p, rows, {}, AS_OF))
+    assert plan.blast_radius_exceeded and "3 customers" in plan.alert
+    assert not any(a.kind == SUSPEND for a in plan)
+    assert [d.customer_id for d in plan.withheld] == [0, 1, 2]
+    assert [d.customer_id for d in plan.transitions] == [10]  # the reminder still goes out
+    assert kinds(plan) == [(NOTIFY, "reminder")]
+
+
+def test_blast_radius_at_the_limit_proceeds():
+    p = policy(max_suspensions_per_run=3)
+    rows = [row(i, days=33) for i in range(3)]
+    plan = plan_transitions(p, decide_many(p, rows, {}, AS_OF))
+    assert plan.alert is None
+    assert sum(a.kind == SUSPEND for a in plan) == 6
+
+
+def test_already_suspended_customers_do_not_count_toward_the_blast_radius():
+    p = policy(max_suspensions_per_run=1)
+    rows = [row(i, days=93) for i in range(5)]
+    plan = plan_transitions(p, decide_many(p, rows, dict.fromkeys(range(5), "suspended"), AS_OF))
+    assert plan.alert is None and len(plan.transitions) == 5
+
+
+def test_large_balances_need_approval(std):
+    big = decide(std, row(1, days=33, overdue="50000.01"), "final_notice", as_of=AS_OF)
+    edge = decide(std, row(2, days=33, overdue="50000.00"), "final_notice", as_of=AS_OF)
+    plan = plan_transitions(std, [big, edge])
+    assert {a.requires_approval for a in plan if a.customer_id == 1} == {True}
+    assert {a.requires_approval for a in plan if a.customer_id == 2} == {False}
+    # Reminders never wait for a person, whatever the balance.
+    (reminder,) = plan_transitions(
+        std, [decide(std, row(3, days=10, overdue="900000"), None, as_of=AS_OF)]
+    )
+    assert not reminder.requires_approval

@@ -1,0 +1,146 @@
+"""Loading a collections policy: a bad one is refused whole, with file, line and field."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from collections_builders import STANDARD, policy_text
+from riskdesk.collections.policy import (
+    COLLECTION_TEMPLATES,
+    PolicyError,
+    SuspendAction,
+    load_policy,
+    parse_policy,
+)
+from riskdesk.errors import RiskdeskError
+from riskdesk.notify.templates import NOTICES
+
+
+def _line_of(text: str, needle: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(needle)
+
+
+def _refused(tmp_path, text: str) -> PolicyError:
+    path = tmp_path / "standard.yaml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert isinstance(caught.value, RiskdeskError)
+    return caught.value
+
+
+def test_shipped_policy_loads():
+    p = load_policy(STANDARD)
+    assert p.stage_names == ["reminder", "final_notice", "suspended", "write_off_review"]
+    assert p.grace_days == 3 and p.max_suspensions_per_run == 50
+    assert p.approval_threshold == 50000 and p.exempt_tags == ["enforcement_off"]
+    assert p.version == hashlib.sha256(STANDARD.read_bytes()).hexdigest()
+    assert p.rules.names == ("write_off_review", "suspended", "final_notice", "reminder")
+    scopes = [a.scope for a in p.stage("suspended").actions if isinstance(a, SuspendAction)]
+    assert scopes == [{"kind": "consumption"}, {"kind": "seat"}]
+    assert p.holds("write_off_review") == (True, True)
+    assert p.holds("reminder") == (False, False)
+
+
+def test_known_templates_are_the_notices_notify_ships():
+    assert set(NOTICES) == COLLECTION_TEMPLATES
+
+
+def test_a_typo_in_a_condition_names_the_stage_and_line(tmp_path):
+    text = STANDARD.read_text().replace(
+        "when: days_past_due >= 30", "when: days_past_due >= 30 && overdue_amout > 0"
+    )
+    error = _refused(tmp_path, text)
+    line = _line_of(text, "overdue_amout")
+    (problem,) = error.problems
+    assert str(problem).startswith(
+        f"standard.yaml:{line}: stages[2].when: stage 'suspended': "
+        "undeclared reference to 'overdue_amout'"
+    )
+    assert "did you mean 'overdue_amount'" in str(error)
+
+
+def test_every_bad_condition_is_reported(tmp_path):
+    text = (
+        STANDARD.read_text()
+        .replace("when: days_past_due >= 7", "when: days_pastdue >= 7")
+        .replace("when: days_past_due >= 90", "when: days_past_due >= 'ninety'")
+    )
+    error = _refused(tmp_path, text)
+    assert [p.field for p in error.problems] == ["stages[0].when", "stages[3].when"]
+    assert "stage 'write_off_review'" in str(error)
+
+
+def test_a_yaml_syntax_error_names_the_line(tmp_path):
+    text = STANDARD.read_text().replace("exempt_tags: [enforcement_off]", "exempt_tags: [enf")
+    error = _refused(tmp_path, text)
+    (problem,) = error.problems
+    assert problem.field == "(yaml)"
+    assert "YAML syntax error" in problem.message
+    assert _line_of(text, "exempt_tags") <= problem.line <= _line_of(text, "grace_days") + 1
+
+
+def test_unknown_keys_wrong_types_duplicates_unknown_actions_all_at_once(tmp_path):
+    text = (
+        policy_text(grace_days="three")
+        .replace("max_suspensions_per_run: 50", "max_suspensions_per_run: 50\ncolour: blue")
+        .replace("  - name: final_notice", "  - name: reminder")
+        .replace("- notify: final_notice", "- notify: final_notise")
+        .replace("- open_case: review", "- open_case: review\n      - explode: true")
+        .replace("- suspend: {kind: seat}", "- suspend: {kind: gpu}")
+        .replace("title: Final notice", "title: Final notice\n    severity: high")
+    )
+    error = _refused(tmp_path, text)
+    got = {(p.line, p.field) for p in error.problems}
+    expected = {
+        (_line_of(text, "grace_days"), "grace_days"),
+        (_line_of(text, "colour"), "colour"),
+        (_line_of(text, "severity: high"), "stages[1].severity"),
+        (_line_of(text, "final_notise"), "stages[1].actions[0].notify"),
+        (_line_of(text, "kind: gpu"), "stages[2].actions[2].suspend"),
+        (_line_of(text, "explode"), "stages[3].actions[1]"),
+        (_line_of(text, "- name: reminder") + 6, "stages[1].name"),
+    }
+    assert got == expected, str(error)
+    message = str(error)
+    assert "duplicate stage name 'reminder'" in message
+    assert "unknown key" in message and "unknown template 'final_notise'" in message
+    assert "unknown action" in message
+
+
+def test_duplicate_yaml_keys_are_refused():
+    text = STANDARD.read_text().replace("grace_days: 3", "grace_days: 3\ngrace_days: 5")
+    with pytest.raises(PolicyError, match="grace_days: duplicate key"):
+        parse_policy(text, source="standard.yaml")
+
+
+def test_missing_fields_and_bad_values():
+    text = "name: x\nstages:\n  - name: Reminder!\n    title: t\n    when: 'true'\n"
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, source="p.yaml")
+    fields = {p.field for p in caught.value.problems}
+    assert {"currency_note", "grace_days", "stages[0].name"} <= fields
+
+
+def test_a_condition_that_is_not_true_or_false_is_refused():
+    text = STANDARD.read_text().replace("when: days_past_due >= 7", "when: days_past_due + 7")
+    with pytest.raises(PolicyError, match="stage 'reminder': must be true or false"):
+        parse_policy(text, source="standard.yaml")
+
+
+def test_templates_can_be_widened():
+    text = STANDARD.read_text().replace("- notify: reminder", "- notify: friendly_nudge")
+    with pytest.raises(PolicyError):
+        parse_policy(text)
+    p = parse_policy(text, templates=COLLECTION_TEMPLATES | {"friendly_nudge"})
+    assert p.stage("reminder").actions[0].notify == "friendly_nudge"
+
+
+def test_missing_file_is_a_policy_error(tmp_path):
+    with pytest.raises(PolicyError, match="nope.yaml"):
+        load_policy(tmp_path / "nope.yaml")
