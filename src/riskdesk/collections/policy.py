@@ -264,6 +264,7 @@ class Policy(PolicySpec):
 
     _version: str = PrivateAttr(default="")
     _source: str = PrivateAttr(default="<policy>")
+    _text: str = PrivateAttr(default="")
     _rules: Any = PrivateAttr(default=None)
 
     @property
@@ -274,6 +275,11 @@ class Policy(PolicySpec):
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def text(self) -> str:
+        """The policy file as it was loaded (kept with each version in `policy_versions`)."""
+        return self._text
 
     @property
     def rules(self) -> RuleSet:
@@ -380,6 +386,7 @@ def parse_policy(
         raise PolicyError(problems)
     policy._version = version
     policy._source = source
+    policy._text = raw.decode("utf-8", "replace")
     policy._rules = rules
     return policy
 

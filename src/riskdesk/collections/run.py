@@ -1,0 +1,336 @@
+"""A collections run: facts -> decisions -> plan -> outbox, in one transaction.
+
+This is the only part of `collections` that touches the database. It reads every customer's
+facts (one set-based query), their current stage, tags, age and active promise to pay, asks
+the pure evaluator for each customer's stage, plans the transitions, and writes in ONE
+transaction: the policy version, the outbox rows (one per subscription for suspensions and
+reactivations, keyed so a re-run never enqueues twice), the new stages and an audit event per
+transition with the facts that triggered it. Nothing is carried out here: the executor
+(`riskdesk.actions.executor`) does that after commit, so a crash between the two loses
+nothing and doubles nothing (the next run finds the rows pending and the executor finishes
+them).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from riskdesk import audit
+from riskdesk.book.facts import customer_facts
+from riskdesk.collections.evaluate import Decision, decide_many
+from riskdesk.collections.facts import policy_facts
+from riskdesk.collections.plan import Plan, PlannedAction, plan_transitions
+from riskdesk.collections.policy import Policy
+from riskdesk.db.models import (
+    ActionKind,
+    ActionStatus,
+    CollectionState,
+    Customer,
+    OutboxAction,
+    PolicyVersion,
+    PromiseStatus,
+    PromiseToPay,
+    Subscription,
+)
+
+PER_SUBSCRIPTION = {ActionKind.SUSPEND_SUBSCRIPTION.value, ActionKind.REACTIVATE_SUBSCRIPTION.value}
+
+
+@dataclass
+class RunReport:
+    as_of: date
+    policy_version: str
+    dry_run: bool
+    customers: int = 0
+    decisions: list[Decision] = field(default_factory=list)  # only the changed ones
+    plan: Plan | None = None
+    enqueued: int = 0
+    already_enqueued: int = 0
+    by_stage: dict[str, int] = field(default_factory=dict)
+    alert: str | None = None
+
+    @property
+    def transitions(self) -> list[Decision]:
+        return [] if self.plan is None else self.plan.transitions
+
+
+def _customer_context(
+    connection: Connection, as_of: date, customer_ids: Sequence[int] | None
+) -> tuple[dict[int, tuple[list[str], date]], dict[int, str | None], dict[int, date]]:
+    """(tags and created_on, current stage, latest active promise date) per customer."""
+    customers = select(Customer.id, Customer.tags, Customer.created_on)
+    states = select(CollectionState.customer_id, CollectionState.stage)
+    promises = select(PromiseToPay.customer_id, PromiseToPay.due_on).where(
+        PromiseToPay.status == PromiseStatus.ACTIVE.value, PromiseToPay.promised_on <= as_of
+    )
+    if customer_ids is not None:
+        customers = customers.where(Customer.id.in_(customer_ids))
+        states = states.where(CollectionState.customer_id.in_(customer_ids))
+        promises = promises.where(PromiseToPay.customer_id.in_(customer_ids))
+    info = {
+        cid: (list(tags or []), created) for cid, tags, created in connection.execute(customers)
+    }
+    current = dict(connection.execute(states).all())
+    promise_until: dict[int, date] = {}
+    for cid, due_on in connection.execute(promises):
+        if cid not in promise_until or due_on > promise_until[cid]:
+            promise_until[cid] = due_on
+    return info, current, promise_until
+
+
+def evaluate(
+    connection: Connection,
+    policy: Policy,
+    as_of: date,
+    customer_ids: Sequence[int] | None = None,
+) -> list[Decision]:
+    """Every customer's decision as of `as_of` (pure apart from reading the book)."""
+    facts = customer_facts(connection, as_of, customer_ids)
+    info, current, promise_until = _customer_context(connection, as_of, customer_ids)
+    rows = [
+        policy_facts(
+            f,
+            tags=info.get(f.customer_id, ([], None))[0],
+            created_on=info.get(f.customer_id, ([], None))[1],
+            promise_until=promise_until.get(f.customer_id),
+            as_of=as_of,
+        )
+        for f in facts
+    ]
+    return decide_many(policy, rows, current, as_of)
+
+
+def _subscriptions_in_scope(
+    connection: Connection, customer_ids: set[int]
+) -> dict[int, list[tuple[int, str, str]]]:
+    """(id, kind, offer id) of each customer's live subscriptions."""
+    found: dict[int, list[tuple[int, str, str]]] = defaultdict(list)
+    if not customer_ids:
+        return found
+    query = select(
+        Subscription.customer_id, Subscription.id, Subscription.kind, Subscription.offer_id
+    ).where(
+        Subscription.customer_id.in_(sorted(customer_ids)),
+        Subscription.provider_status.not_in(("deleted", "expired", "disabled")),
+    )
+    for cid, sid, kind, offer in connection.execute(query):
+        found[cid].append((sid, kind, offer))
+    return found
+
+
+def _in_scope(scope: dict[str, Any] | None, kind: str, offer: str) -> bool:
+    if not scope or scope.get("all"):
+        return True
+    if "kind" in scope:
+        return kind == scope["kind"]
+    return offer in scope.get("offers", ())
+
+
+def outbox_rows(
+    connection: Connection, actions: Sequence[PlannedAction], now: datetime
+) -> list[dict[str, Any]]:
+    """The planned actions as outbox rows; suspensions and reactivations, one per subscription.
+
+    A reactivation is planned for every subscription in its scope: the executor lifts only
+    the `non_payment` reason and reactivates only where no other reason remains.
+    """
+    subscriptions = _subscriptions_in_scope(
+        connection, {a.customer_id for a in actions if a.kind in PER_SUBSCRIPTION}
+    )
+    rows = []
+    for action in actions:
+        status = (
+            ActionStatus.AWAITING_APPROVAL if action.requires_approval else ActionStatus.PENDING
+        ).value
+        base = {
+            "kind": action.kind,
+            "customer_id": action.customer_id,
+            "payload": action.payload,
+            "status": status,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if action.kind not in PER_SUBSCRIPTION:
+            rows.append(base | {"idempotency_key": action.key, "subscription_id": None})
+            continue
+        scope = action.payload.get("scope")
+        for sid, kind, offer in subscriptions.get(action.customer_id, ()):
+            if _in_scope(scope, kind, offer):
+                rows.append(
+                    base | {"idempotency_key": f"{action.key}:{sid}", "subscription_id": sid}
+                )
+    return rows
+
+
+def _enqueue_all(session: Session, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING for all rows at once; returns how many were new."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    keys = [r["idempotency_key"] for r in rows]
+    before = set()
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        before.update(
+            session.scalars(
+                select(OutboxAction.idempotency_key).where(OutboxAction.idempotency_key.in_(chunk))
+            )
+        )
+    stmt = module.insert(OutboxAction).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    session.execute(stmt, rows)
+    return len({*keys} - before)
+
+
+def run_collections(
+    engine: Engine,
+    policy: Policy,
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    customer_ids: Sequence[int] | None = None,
+    actor: str = "collections",
+    now: datetime | None = None,
+) -> RunReport:
+    """Decide every customer's stage and plan (or, with `dry_run`, only show) the changes."""
+    moment = now or datetime.now(UTC)
+    report = RunReport(as_of=as_of, policy_version=policy.version, dry_run=dry_run)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            decisions = evaluate(connection, policy, as_of, customer_ids)
+            report.customers = len(decisions)
+            for d in decisions:
+                if d.stage is not None:
+                    report.by_stage[d.stage] = report.by_stage.get(d.stage, 0) + 1
+            changed = [d for d in decisions if d.changed]
+            report.decisions = changed
+            plan = plan_transitions(policy, changed)
+            report.plan = plan
+            report.alert = plan.alert
+            rows = outbox_rows(connection, plan.actions, moment)
+            if dry_run:
+                transaction.rollback()
+                report.enqueued = len(rows)
+                return report
+            session = Session(bind=connection)
+            _record_policy(session, policy, moment)
+            report.enqueued = _enqueue_all(session, rows)
+            report.already_enqueued = len(rows) - report.enqueued
+            _record_states(session, policy, plan.transitions, moment)
+            events = [
+                audit.NewEvent(
+                    "collections.stage_changed",
+                    "customer",
+                    d.customer_id,
+                    {
+                        "from": d.previous_stage,
+                        "to": d.stage,
+                        "reason": d.reason,
+                        "detail": d.detail,
+                        "policy_version": policy.version,
+                        "as_of": as_of.isoformat(),
+                        "facts": _jsonable_facts(d),
+                    },
+                )
+                for d in plan.transitions
+            ]
+            if plan.alert:
+                events.append(
+                    audit.NewEvent(
+                        "collections.blast_radius_stop",
+                        "policy",
+                        policy.version,
+                        {"alert": plan.alert, "withheld": [d.customer_id for d in plan.withheld]},
+                    )
+                )
+            events.append(
+                audit.NewEvent(
+                    "collections.run",
+                    "policy",
+                    policy.version,
+                    {
+                        "as_of": as_of.isoformat(),
+                        "customers": report.customers,
+                        "transitions": len(plan.transitions),
+                        "enqueued": report.enqueued,
+                        "by_stage": report.by_stage,
+                    },
+                )
+            )
+            audit.record_many(session, events, actor=actor, occurred_at=moment)
+            session.flush()
+            session.close()
+            transaction.commit()
+        except BaseException:
+            if transaction.is_active:
+                transaction.rollback()
+            raise
+    return report
+
+
+def _jsonable_facts(decision: Decision) -> dict[str, Any]:
+    from riskdesk.collections.facts import jsonable
+
+    return jsonable({k: v for k, v in decision.facts.items() if k != "customer_id"})
+
+
+def _record_policy(session: Session, policy: Policy, moment: datetime) -> None:
+    if session.get(PolicyVersion, policy.version) is None:
+        session.add(
+            PolicyVersion(
+                version=policy.version,
+                name=policy.name,
+                content=policy.text,
+                loaded_at=moment,
+            )
+        )
+        session.flush()
+
+
+def _record_states(
+    session: Session, policy: Policy, transitions: Sequence[Decision], moment: datetime
+) -> None:
+    if not transitions:
+        return
+    ids = [d.customer_id for d in transitions]
+    existing = {
+        s.customer_id: s
+        for start in range(0, len(ids), 5000)
+        for s in session.scalars(
+            select(CollectionState).where(
+                CollectionState.customer_id.in_(ids[start : start + 5000])
+            )
+        )
+    }
+    for d in transitions:
+        blocked = policy.holds(d.stage)[0]
+        state = existing.get(d.customer_id)
+        if state is None:
+            session.add(
+                CollectionState(
+                    customer_id=d.customer_id,
+                    stage=d.stage,
+                    entered_on=d.as_of,
+                    policy_version=policy.version,
+                    orders_blocked=blocked,
+                    updated_at=moment,
+                )
+            )
+        else:
+            state.stage = d.stage
+            state.entered_on = d.as_of
+            state.policy_version = policy.version
+            state.orders_blocked = blocked
+            state.updated_at = moment
+    session.flush()

@@ -1,0 +1,251 @@
+# ruff: noqa: F811 - the fixtures imported from test_actions are used as parameters
+"""Collections end to end on a small hand-built book: the shipped policy, the outbox, the
+executor against the sandbox over HTTP, notices to a real SMTP server; SQLite and PostgreSQL.
+
+The book (see test_actions.book): one EUR customer with one active seat subscription known to
+the sandbox, invoices INV-7001 (1,200.00, due 2026-01-31) and INV-7002 (350.25, due
+2026-03-03). The standard policy has 3 grace days: reminder from 10 days after the due day,
+final notice from 24, suspension from 33.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from riskdesk import audit
+from riskdesk.book.payments import record_payment
+from riskdesk.collections.policy import load_policy, parse_policy
+from riskdesk.collections.run import run_collections
+from riskdesk.db.engine import session_scope
+from riskdesk.db.models import (
+    CollectionState,
+    OutboxAction,
+    PromiseToPay,
+    SubscriptionSuspension,
+)
+from riskdesk.money import Money
+from riskdesk.notify.mail import SmtpMailer
+from test_actions import Clock, book, provider, sandbox, smtp  # noqa: F401, F811 - fixtures
+
+STANDARD = Path(__file__).parents[1] / "policies" / "standard.yaml"
+
+
+@pytest.fixture
+def policy():
+    return load_policy(STANDARD)
+
+
+def at(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+
+
+def collect(engine, policy, day: date, **kw):
+    """A collections run on `day`, its outbox rows due at the start of that day."""
+    return run_collections(engine, policy, as_of=day, now=at(day), **kw)
+
+
+def stage_of(engine, customer_id):
+    with session_scope(engine) as session:
+        state = session.get(CollectionState, customer_id)
+        return None if state is None else state.stage
+
+
+def actions(engine, **where):
+    with session_scope(engine) as session:
+        query = select(OutboxAction).order_by(OutboxAction.id)
+        for name, value in where.items():
+            query = query.where(getattr(OutboxAction, name) == value)
+        return session.scalars(query).all()
+
+
+def execute(engine, provider, smtp, day):
+    from riskdesk.actions.executor import Executor
+
+    clock = Clock(at(day))
+    mailer = SmtpMailer("127.0.0.1", smtp.port, sender="collections@reseller.example")
+    return Executor(engine, provider, mailer, now=clock).run_once()
+
+
+def provider_status(provider, book):
+    return provider.get_subscription(book["tenant"], book["sub"]).status
+
+
+def test_each_stage_is_entered_on_its_day_and_acted_on(engine, policy, book, provider, smtp):
+    customer = book["customer"]
+    days = {
+        date(2026, 2, 9): None,
+        date(2026, 2, 10): "reminder",
+        date(2026, 2, 23): "reminder",
+        date(2026, 2, 24): "final_notice",
+        date(2026, 3, 4): "final_notice",
+        date(2026, 3, 5): "suspended",
+    }
+    for day, expected in days.items():
+        collect(engine, policy, day)
+        assert stage_of(engine, customer) == expected, day
+        report = execute(engine, provider, smtp, day)
+        assert report.failed == 0
+    kinds = [a.kind for a in actions(engine)]
+    assert kinds.count("notify_email") == 3  # reminder, final notice, suspended
+    assert "block_orders" in kinds and "suspend_subscription" in kinds
+    assert provider_status(provider, book) == "suspended"
+    subjects = [m["Subject"] for m in smtp.inbox.messages]
+    assert len(subjects) == 3
+    reminder = smtp.inbox.messages[0]
+    text = reminder.get_body(("plain",)).get_content()
+    assert "INV-7001" in text and "1,200.00" in text
+    assert reminder["To"] == "billing@fabrikam.example"
+
+
+def test_payment_reinstates_at_once_but_not_a_fraud_hold(engine, policy, book, provider, smtp):
+    suspended_day = date(2026, 3, 5)
+    collect(engine, policy, suspended_day)
+    execute(engine, provider, smtp, suspended_day)
+    assert provider_status(provider, book) == "suspended"
+
+    with session_scope(engine) as session:
+        record_payment(
+            session,
+            customer_id=book["customer"],
+            reference="PAY-1",
+            received_on=date(2026, 3, 6),
+            amount=Money("1550.25", "EUR"),
+        )
+    collect(engine, policy, date(2026, 3, 6), customer_ids=[book["customer"]])
+    assert stage_of(engine, book["customer"]) is None
+    assert [a.kind for a in actions(engine, kind="reactivate_subscription")]
+    execute(engine, provider, smtp, date(2026, 3, 6))
+    assert provider_status(provider, book) == "active"
+
+
+def test_a_subscription_held_for_fraud_stays_suspended_after_payment(
+    engine, policy, book, provider, smtp
+):
+    collect(engine, policy, date(2026, 3, 5))
+    execute(engine, provider, smtp, date(2026, 3, 5))
+    with session_scope(engine) as session:
+        session.add(
+            SubscriptionSuspension(
+                subscription_id=book["subscription"],
+                reason="fraud_investigation",
+                since=datetime(2026, 3, 5, tzinfo=UTC),
+                note="GPU burst",
+            )
+        )
+        record_payment(
+            session,
+            customer_id=book["customer"],
+            reference="PAY-2",
+            received_on=date(2026, 3, 6),
+            amount=Money("1550.25", "EUR"),
+        )
+    collect(engine, policy, date(2026, 3, 6), customer_ids=[book["customer"]])
+    execute(engine, provider, smtp, date(2026, 3, 6))
+    assert provider_status(provider, book) == "suspended"
+    with session_scope(engine) as session:
+        reasons = session.scalars(
+            select(SubscriptionSuspension.reason).where(
+                SubscriptionSuspension.subscription_id == book["subscription"]
+            )
+        ).all()
+    assert reasons == ["fraud_investigation"]
+
+
+def test_a_crash_between_planning_and_acting_is_finished_once(
+    engine, policy, book, provider, smtp, monkeypatch
+):
+    day = date(2026, 3, 5)  # straight to suspended: notice, block, suspension
+
+    # A failure inside the deciding transaction writes nothing at all ...
+    def boom(*args, **kwargs):
+        raise RuntimeError("killed while planning")
+
+    monkeypatch.setattr(audit, "record_many", boom)
+    with pytest.raises(RuntimeError):
+        collect(engine, policy, day)
+    monkeypatch.undo()
+    assert actions(engine) == [] and stage_of(engine, book["customer"]) is None
+
+    # ... a crash after planning (committed) and before acting loses nothing:
+    first = collect(engine, policy, day)
+    planned = len(actions(engine))
+    assert first.enqueued == planned > 0
+    again = collect(engine, policy, day)  # the next run plans nothing new
+    assert again.enqueued == 0 and len(actions(engine)) == planned
+    execute(engine, provider, smtp, day)
+    execute(engine, provider, smtp, day)
+    assert len(smtp.inbox.messages) == 1
+    assert {a.status for a in actions(engine)} == {"done"}
+    with session_scope(engine) as session:
+        holds = session.scalar(
+            select(func.count())
+            .select_from(SubscriptionSuspension)
+            .where(SubscriptionSuspension.subscription_id == book["subscription"])
+        )
+    assert holds == 1 and provider_status(provider, book) == "suspended"
+
+
+def _variant(**settings) -> object:
+    text = STANDARD.read_text()
+    for key, value in settings.items():
+        text = "\n".join(
+            f"{key}: {value}" if line.startswith(f"{key}:") else line for line in text.splitlines()
+        )
+    return parse_policy(text, source="variant.yaml")
+
+
+def test_blast_radius_stops_every_suspension_and_raises_an_alert(engine, book):
+    from book_builders import customer, invoice
+
+    with session_scope(engine) as session:
+        other = customer(session, "Second Late Payer")
+        invoice(session, other, "INV-9001", "80.00", date(2026, 1, 1), date(2026, 1, 20))
+        other_id = other.id
+    policy = _variant(max_suspensions_per_run=1)  # two customers reach suspension at once
+    report = collect(engine, policy, date(2026, 3, 5))
+    assert report.alert
+    assert actions(engine, kind="suspend_subscription") == []
+    assert stage_of(engine, book["customer"]) is None  # left as it was, to be decided again
+    assert stage_of(engine, other_id) is None
+
+
+def test_a_large_suspension_waits_for_approval(engine, book, provider, smtp):
+    policy = _variant(approval_threshold=1000)
+    collect(engine, policy, date(2026, 3, 5))
+    waiting = actions(engine, kind="suspend_subscription")
+    assert [a.status for a in waiting] == ["awaiting_approval"]
+    execute(engine, provider, smtp, date(2026, 3, 5))
+    assert provider_status(provider, book) == "active"
+
+
+def test_dry_run_changes_nothing(engine, policy, book):
+    report = collect(engine, policy, date(2026, 3, 5), dry_run=True)
+    assert report.enqueued > 0 and [d.stage for d in report.decisions] == ["suspended"]
+    assert actions(engine) == [] and stage_of(engine, book["customer"]) is None
+
+
+def test_exemption_and_promise_to_pay(engine, policy, book):
+    with session_scope(engine) as session:
+        session.add(
+            PromiseToPay(
+                customer_id=book["customer"],
+                promised_on=date(2026, 3, 1),
+                due_on=date(2026, 3, 10),
+                amount=Decimal("1550.25"),
+                currency="EUR",
+                status="active",
+                created_by="collector",
+                created_at=datetime.now(UTC),
+            )
+        )
+    collect(engine, policy, date(2026, 2, 24))
+    assert stage_of(engine, book["customer"]) == "final_notice"
+    collect(engine, policy, date(2026, 3, 5))  # promise holds escalation
+    assert stage_of(engine, book["customer"]) == "final_notice"
+    collect(engine, policy, date(2026, 3, 11))  # promise date passed
+    assert stage_of(engine, book["customer"]) == "suspended"
