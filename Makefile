@@ -21,7 +21,12 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
-	$(VENV)/bin/riskdesk --database-url sqlite:///$(DEMO_DB) demo --truth demo-truth.json
+	rm -rf demo-mail
+	$(VENV)/bin/riskdesk --database-url sqlite:///$(DEMO_DB) demo --truth demo-truth.json \
+		--sandbox-state demo-sandbox.json
+	RISKDESK_PROVIDER_SANDBOX_STATE=demo-sandbox.json RISKDESK_MAIL_DIR=demo-mail \
+		$(VENV)/bin/riskdesk --database-url sqlite:///$(DEMO_DB) collections run
+	@echo "notices written to demo-mail/ (a Maildir); the sandbox state is demo-sandbox.json" >&2
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -755,3 +755,351 @@ def main() -> None:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 160  # piped or captured: tables need room more than a terminal fit
     app()
+
+
+# --- collections ------------------------------------------------------------------------
+
+collections_app = typer.Typer(no_args_is_help=True, help="The published collections policy.")
+app.add_typer(collections_app, name="collections")
+payments_app = typer.Typer(no_args_is_help=True, help="Payments received from customers.")
+app.add_typer(payments_app, name="payments")
+outbox_app = typer.Typer(no_args_is_help=True, help="Actions decided and waiting to be done.")
+app.add_typer(outbox_app, name="outbox")
+
+DEFAULT_POLICY = Path("policies/standard.yaml")
+PolicyOption = Annotated[
+    Path,
+    typer.Option(
+        "--policy", envvar="RISKDESK_POLICY", help="The collections policy (YAML) to enforce."
+    ),
+]
+
+
+def _load_policy(path: Path):
+    from riskdesk.collections.policy import load_policy
+
+    return load_policy(path)
+
+
+@contextmanager
+def _executor(ctx: typer.Context, engine: Engine):
+    """The executor with the configured provider and mailer (see README: configuration)."""
+    from riskdesk.actions.executor import Executor
+    from riskdesk.notify.mail import mailer_from_env
+    from riskdesk.providers.settings import ProviderSettings, open_provider
+
+    mailer = mailer_from_env()
+    settings = ProviderSettings.load(ctx.obj.config_file)
+    with open_provider(settings) as provider:
+        yield Executor(engine, provider, mailer)
+
+
+def _execute(ctx: typer.Context, engine: Engine, quiet: bool) -> dict[str, int]:
+    with _executor(ctx, engine) as executor:
+        total = {"done": 0, "retried": 0, "failed": 0, "held": 0}
+        while True:
+            report = executor.run_once(limit=500)
+            total["done"] += report.done
+            total["retried"] += report.retried
+            total["failed"] += report.failed
+            total["held"] += report.held if isinstance(report.held, int) else len(report.held)
+            if report.claimed == 0 or report.claimed < 500:
+                break
+    if not quiet:
+        console.print(
+            f"executed: {total['done']:,} done, {total['retried']:,} to retry later, "
+            f"{total['failed']:,} failed"
+        )
+    return total
+
+
+@collections_app.command("run")
+def collections_run(
+    ctx: typer.Context,
+    as_of: AsOf = None,
+    dry_run: Annotated[bool, typer.Option(help="Show the plan; change nothing.")] = False,
+    execute: Annotated[
+        bool, typer.Option(help="Carry out the planned actions now (provider, mail).")
+    ] = True,
+    policy: PolicyOption = DEFAULT_POLICY,
+    as_json: JsonFlag = False,
+) -> None:
+    """Find every customer's stage under the policy, plan the changes, and carry them out.
+
+    Planning is one transaction (outbox rows, new stages, audit); the actions are carried out
+    after it, so a crash in between is finished by the next run, nothing sent twice.
+
+    Example: [bold]riskdesk collections run --as-of 2026-11-01 --dry-run[/bold]
+    """
+    from riskdesk.collections.run import run_collections
+
+    with _user_errors():
+        engine = _engine(ctx)
+        rules = _load_policy(policy)
+        day = as_of.date() if as_of else _today()
+        report = run_collections(engine, rules, as_of=day, dry_run=dry_run)
+        executed = None
+        if execute and not dry_run:
+            executed = _execute(ctx, engine, quiet=True)
+    if as_json:
+        _print_json(
+            {
+                "as_of": day,
+                "policy_version": report.policy_version,
+                "dry_run": dry_run,
+                "customers": report.customers,
+                "by_stage": report.by_stage,
+                "transitions": [
+                    {
+                        "customer_id": d.customer_id,
+                        "from": d.previous_stage,
+                        "to": d.stage,
+                        "reason": d.reason,
+                        "detail": d.detail,
+                    }
+                    for d in report.transitions
+                ],
+                "actions_planned": report.enqueued,
+                "already_planned": report.already_enqueued,
+                "alert": report.alert,
+                "executed": executed,
+            }
+        )
+        return
+    _print_collections_report(report, executed)
+
+
+def _print_collections_report(report, executed) -> None:
+    verb = "would plan" if report.dry_run else "planned"
+    console.print(
+        f"collections as of {report.as_of} (policy {report.policy_version[:12]}): "
+        f"{report.customers:,} customers, {len(report.transitions):,} stage changes, "
+        f"{report.enqueued:,} actions {verb}"
+    )
+    stages = Table(title="Customers by stage")
+    stages.add_column("stage")
+    stages.add_column("customers", justify="right")
+    for stage, count in sorted(report.by_stage.items()):
+        stages.add_row(stage, f"{count:,}")
+    console.print(stages)
+    moves: dict[tuple[str, str], int] = {}
+    for d in report.transitions:
+        key = (d.previous_stage or "in good standing", d.stage or "in good standing")
+        moves[key] = moves.get(key, 0) + 1
+    if moves:
+        table = Table(title="Stage changes")
+        for column in ("from", "to", "customers"):
+            table.add_column(column, justify="right" if column == "customers" else "left")
+        for (old, new), count in sorted(moves.items(), key=lambda kv: -kv[1]):
+            table.add_row(old, new, f"{count:,}")
+        console.print(table)
+    if report.alert:
+        err_console.print(f"[bold red]alert:[/bold red] {escape(report.alert)}")
+    if executed:
+        console.print(
+            f"executed: {executed['done']:,} done, {executed['retried']:,} to retry later, "
+            f"{executed['failed']:,} failed, {executed['held']:,} held for a person"
+        )
+
+
+@collections_app.command("preview")
+def collections_preview(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(min=1, max=366, help="How many days ahead.")] = 30,
+    as_of: AsOf = None,
+    policy: PolicyOption = DEFAULT_POLICY,
+    as_json: JsonFlag = False,
+) -> None:
+    """What-if: day by day, who would get which notice and who would be suspended if nobody paid.
+
+    Example: [bold]riskdesk collections preview --days 30 --json[/bold]
+    """
+    from riskdesk.collections.run import preview
+
+    with _user_errors():
+        engine = _engine(ctx)
+        rules = _load_policy(policy)
+        day = as_of.date() if as_of else _today()
+        events = preview(engine, rules, start=day, days=days)
+    if as_json:
+        _print_json(events)
+        return
+    table = Table(title=f"If nobody paid: the next {days} days from {day}")
+    for column in ("day", "customer", "from", "to", "notice", "suspensions", "overdue", "dpd"):
+        table.add_column(column, justify="right" if column in ("suspensions", "dpd") else "left")
+    for e in events:
+        table.add_row(
+            str(e.day),
+            e.customer,
+            e.previous_stage or "",
+            e.stage or "in good standing",
+            ", ".join(e.notices),
+            f"{e.suspends}{' (approval)' if e.requires_approval and e.suspends else ''}",
+            e.overdue_amount,
+            str(e.days_past_due),
+        )
+    console.print(table)
+    console.print(f"{len(events):,} stage changes in {days} days")
+
+
+@collections_app.command("policy-doc")
+def collections_policy_doc(
+    policy: PolicyOption = DEFAULT_POLICY,
+    format: Annotated[str, typer.Option("--format", help="md or html.")] = "md",
+) -> None:
+    """Print the enforced policy as plain-language text for customers (Markdown or HTML).
+
+    Generated from the same file the runs enforce, so the two cannot drift apart.
+
+    Example: [bold]riskdesk collections policy-doc --format html > collections-policy.html[/bold]
+    """
+    from riskdesk.collections.document import render_policy_document
+
+    with _user_errors():
+        if format not in ("md", "html"):
+            raise RiskdeskError(f"unknown --format {format!r}: use md or html")
+        text = render_policy_document(_load_policy(policy), format=format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@payments_app.command("record")
+def payments_record(
+    ctx: typer.Context,
+    customer: Annotated[str, typer.Argument(help="Internal id, provider tenant id or name.")],
+    amount: Annotated[str, typer.Argument(help="Amount, e.g. 1550.25")],
+    currency: Annotated[str, typer.Argument(help="ISO 4217 code, e.g. EUR")],
+    reference: Annotated[str, typer.Option(help="The payment's unique reference.")],
+    received_on: AsOf = None,
+    invoice: Annotated[
+        list[str] | None, typer.Option(help="An invoice the payment is for (repeatable).")
+    ] = None,
+    execute: Annotated[bool, typer.Option(help="Carry out reinstatement now.")] = True,
+    policy: PolicyOption = DEFAULT_POLICY,
+    as_json: JsonFlag = False,
+) -> None:
+    """Record a payment and re-evaluate that customer at once (reinstating if it now qualifies).
+
+    Example: [bold]riskdesk payments record contoso.com 1550.25 EUR --reference BANK-881[/bold]
+    """
+    from riskdesk.book.customers import find_customer
+    from riskdesk.book.payments import record_payment
+    from riskdesk.collections.run import run_collections
+    from riskdesk.money import Money
+
+    with _user_errors():
+        engine = _engine(ctx)
+        rules = _load_policy(policy)
+        day = received_on.date() if received_on else _today()
+        try:
+            money = Money(amount, currency.upper())
+        except (ValueError, TypeError) as exc:
+            raise RiskdeskError(f"amount {amount!r} {currency!r}: {exc}") from None
+        with session_scope(engine) as session:
+            found = find_customer(session, customer)
+            payment = record_payment(
+                session,
+                customer_id=found.id,
+                reference=reference,
+                received_on=day,
+                amount=money,
+                applies_to=tuple(invoice or ()),
+                actor="cli",
+            )
+            customer_id, payment_id = found.id, payment.id
+        report = run_collections(engine, rules, as_of=day, customer_ids=[customer_id])
+        executed = _execute(ctx, engine, quiet=True) if execute else None
+    result = {
+        "payment_id": payment_id,
+        "customer_id": customer_id,
+        "transitions": [
+            {"from": d.previous_stage, "to": d.stage, "reason": d.reason}
+            for d in report.transitions
+        ],
+        "actions_planned": report.enqueued,
+        "executed": executed,
+    }
+    if as_json:
+        _print_json(result)
+        return
+    console.print(f"payment {reference} recorded for customer #{customer_id}")
+    for move in result["transitions"]:
+        console.print(
+            f"stage: {move['from'] or 'in good standing'} -> {move['to'] or 'in good standing'}"
+        )
+    if executed:
+        console.print(f"executed: {executed['done']} done, {executed['failed']} failed")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help="pending, awaiting_approval, done, failed ...")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """List outbox actions (newest first).
+
+    Example: [bold]riskdesk outbox list --status awaiting_approval[/bold]
+    """
+    from sqlalchemy import select
+
+    from riskdesk.db.models import OutboxAction
+
+    with _user_errors():
+        engine = _engine(ctx)
+        with session_scope(engine) as session:
+            query = select(OutboxAction).order_by(OutboxAction.id.desc()).limit(limit)
+            if status:
+                query = query.where(OutboxAction.status == status)
+            rows = [
+                {
+                    "id": a.id,
+                    "kind": a.kind,
+                    "customer_id": a.customer_id,
+                    "subscription_id": a.subscription_id,
+                    "status": a.status,
+                    "attempts": a.attempts,
+                    "stage": a.payload.get("stage"),
+                    "last_error": a.last_error,
+                    "created_at": a.created_at,
+                }
+                for a in session.scalars(query)
+            ]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title="Outbox")
+    for column in ("id", "kind", "customer", "subscription", "stage", "status", "attempts"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            str(r["customer_id"]),
+            str(r["subscription_id"] or ""),
+            r["stage"] or "",
+            r["status"],
+            str(r["attempts"]),
+        )
+    console.print(table)
+
+
+@outbox_app.command("approve")
+def outbox_approve(
+    ctx: typer.Context,
+    action_id: Annotated[int, typer.Argument(help="The action waiting for approval.")],
+    by: Annotated[str, typer.Option(help="Who approves (recorded in the audit trail).")],
+) -> None:
+    """Approve an action that waits for a person (e.g. suspending a large account).
+
+    Example: [bold]riskdesk outbox approve 42 --by "j.doe"[/bold]
+    """
+    from riskdesk.actions import outbox
+
+    with _user_errors():
+        engine = _engine(ctx)
+        with session_scope(engine) as session:
+            outbox.approve(session, action_id, by)
+    console.print(f"action {action_id} approved; the next run carries it out")

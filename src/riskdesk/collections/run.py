@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -91,10 +91,18 @@ def evaluate(
     policy: Policy,
     as_of: date,
     customer_ids: Sequence[int] | None = None,
+    *,
+    stages: dict[int, str | None] | None = None,
 ) -> list[Decision]:
-    """Every customer's decision as of `as_of` (pure apart from reading the book)."""
+    """Every customer's decision as of `as_of` (pure apart from reading the book).
+
+    `stages` overrides the current stages read from the book (the what-if preview carries
+    its own from day to day).
+    """
     facts = customer_facts(connection, as_of, customer_ids)
     info, current, promise_until = _customer_context(connection, as_of, customer_ids)
+    if stages is not None:
+        current = stages
     rows = [
         policy_facts(
             f,
@@ -187,7 +195,12 @@ def _enqueue_all(session: Session, rows: list[dict[str, Any]]) -> int:
                 select(OutboxAction.idempotency_key).where(OutboxAction.idempotency_key.in_(chunk))
             )
         )
-    stmt = module.insert(OutboxAction).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    # On the table, not the ORM entity: one Core executemany. The ORM's bulk insert splits
+    # the rows into a batch per run of rows with the same None columns (notices have no
+    # subscription, suspensions have one), thousands of statements on a first run.
+    stmt = module.insert(OutboxAction.__table__).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]
+    )
     session.execute(stmt, rows)
     return len({*keys} - before)
 
@@ -313,19 +326,21 @@ def _record_states(
             )
         )
     }
+    new: list[dict[str, Any]] = []
     for d in transitions:
         blocked = policy.holds(d.stage)[0]
         state = existing.get(d.customer_id)
         if state is None:
-            session.add(
-                CollectionState(
-                    customer_id=d.customer_id,
-                    stage=d.stage,
-                    entered_on=d.as_of,
-                    policy_version=policy.version,
-                    orders_blocked=blocked,
-                    updated_at=moment,
-                )
+            # New states as plain rows, inserted at once below (not one ORM object each).
+            new.append(
+                {
+                    "customer_id": d.customer_id,
+                    "stage": d.stage,
+                    "entered_on": d.as_of,
+                    "policy_version": policy.version,
+                    "orders_blocked": blocked,
+                    "updated_at": moment,
+                }
             )
         else:
             state.stage = d.stage
@@ -334,3 +349,77 @@ def _record_states(
             state.orders_blocked = blocked
             state.updated_at = moment
     session.flush()
+    if new:
+        session.execute(insert(CollectionState.__table__), new)
+
+
+@dataclass(frozen=True)
+class PreviewEvent:
+    """What would happen to one customer on one day if nobody paid."""
+
+    day: date
+    customer_id: int
+    customer: str
+    currency: str
+    previous_stage: str | None
+    stage: str | None
+    notices: tuple[str, ...]
+    suspends: int  # subscription suspensions planned
+    requires_approval: bool
+    overdue_amount: str
+    days_past_due: int
+
+
+def preview(engine: Engine, policy: Policy, *, start: date, days: int) -> list[PreviewEvent]:
+    """Day by day from the day after `start`, the transitions if nobody paid (writes nothing).
+
+    Stages are carried forward in memory from the book's current ones; the blast radius is
+    applied per day as a run would.
+    """
+    events: list[PreviewEvent] = []
+    with engine.connect() as connection:
+        names = {
+            cid: (name, currency)
+            for cid, name, currency in connection.execute(
+                select(Customer.id, Customer.name, Customer.currency)
+            )
+        }
+        stages: dict[int, str | None] = dict(
+            connection.execute(select(CollectionState.customer_id, CollectionState.stage)).all()
+        )
+        for offset in range(1, days + 1):
+            day = start + timedelta(days=offset)
+            decisions = evaluate(connection, policy, day, stages=stages)
+            plan = plan_transitions(policy, [d for d in decisions if d.changed])
+            rows = outbox_rows(connection, plan.actions, datetime.now(UTC))
+            per_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for row in rows:
+                per_customer[row["customer_id"]].append(row)
+            for d in plan.transitions:
+                mine = per_customer.get(d.customer_id, [])
+                name, currency = names.get(d.customer_id, (str(d.customer_id), ""))
+                events.append(
+                    PreviewEvent(
+                        day=day,
+                        customer_id=d.customer_id,
+                        customer=name,
+                        currency=currency,
+                        previous_stage=d.previous_stage,
+                        stage=d.stage,
+                        notices=tuple(
+                            r["payload"].get("template", "")
+                            for r in mine
+                            if r["kind"] == ActionKind.NOTIFY_EMAIL.value
+                        ),
+                        suspends=sum(
+                            r["kind"] == ActionKind.SUSPEND_SUBSCRIPTION.value for r in mine
+                        ),
+                        requires_approval=any(
+                            r["status"] == ActionStatus.AWAITING_APPROVAL.value for r in mine
+                        ),
+                        overdue_amount=str(d.facts.get("overdue_amount", "")),
+                        days_past_due=int(d.facts.get("days_past_due", 0)),
+                    )
+                )
+                stages[d.customer_id] = d.stage
+    return events

@@ -14,12 +14,14 @@ Errors are sorted the way the executor needs them::
 from __future__ import annotations
 
 import logging
+import mailbox
 import os
 import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from riskdesk.errors import ConfigError, RiskdeskError
@@ -134,3 +136,40 @@ class SmtpMailer:
             # Some recipients accepted, some not: what was sent cannot be unsent.
             log.warning("%s: some recipients refused: %s", where, sorted(refused))
         log.info("sent %s to %s via %s", message["Message-ID"], message["To"], where)
+
+
+class MaildirMailer:
+    """Delivers into a local Maildir folder instead of an SMTP server.
+
+    For demos and dry rehearsals: every notice riskdesk would send is a real, complete message
+    a person can open (`mutt -f DIR`, or any mail client that reads Maildir).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], sender: str = "riskdesk@localhost"):
+        self.directory = Path(directory)
+        self.sender = sender
+
+    def __repr__(self) -> str:
+        return f"MaildirMailer({str(self.directory)!r})"
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            mailbox.Maildir(self.directory, create=True).add(message)
+        except OSError as exc:
+            raise TransientMailError(f"cannot write to maildir {self.directory}: {exc}") from exc
+
+
+def mailer_from_env(env: Mapping[str, str] | None = None) -> Mailer:
+    """SMTP when RISKDESK_SMTP_HOST is set; else a Maildir at RISKDESK_MAIL_DIR; else an error."""
+    env = os.environ if env is None else env
+    if env.get(ENV_PREFIX + "HOST"):
+        return SmtpMailer.from_env(env)
+    directory = env.get("RISKDESK_MAIL_DIR")
+    if directory:
+        return MaildirMailer(
+            directory, sender=env.get(ENV_PREFIX + "SENDER") or "riskdesk@localhost"
+        )
+    raise ConfigError(
+        f"mail is not configured: set {ENV_PREFIX}HOST (an SMTP server) or RISKDESK_MAIL_DIR "
+        "(a local Maildir folder)"
+    )

@@ -189,8 +189,15 @@ def open_provider(settings: ProviderSettings) -> Iterator[Provider]:
         except SandboxStateError as exc:
             raise ConfigError(f"provider sandbox_state: {exc}") from None
         token = settings.sandbox_token.get_secret_value()
-        with start_sandbox(state, token=token) as sandbox:
-            yield build_provider(settings.model_copy(update={"base_url": sandbox.base_url}))
+        # Saved once when the command ends, not after every change (a demo book's state is
+        # ~100 MB of JSON and a collections run may change hundreds of subscriptions).
+        state.path = None
+        try:
+            with start_sandbox(state, token=token) as sandbox:
+                yield build_provider(settings.model_copy(update={"base_url": sandbox.base_url}))
+        finally:
+            state.path = settings.sandbox_state
+            state.save()
         return
     yield build_provider(settings)
 

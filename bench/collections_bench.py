@@ -1,0 +1,292 @@
+"""Benchmark `collections`: a whole-book collections run, against a per-customer loop.
+
+(The file is not `bench/collections.py`: with `bench/` first on sys.path that would shadow the
+standard library's `collections` for every import; `bench/run.py` maps the name.)
+
+Per database, on a book from `book_facts.build` (100,000*scale customers, 1,000,000*scale
+invoices) plus one seat subscription per customer and a consumption one for half of them:
+
+- `reference_loop_s`: `collections_reference.decide_each` (five ORM queries per customer, facts
+  in Python, `decide`) over a random sample of customers, extrapolated to the whole book;
+- `set_based_decide_s`: `evaluate()` over the whole book (facts query + `decide_many`);
+- `speedup`: the ratio of the two. Both must give every sampled customer the same stage (and
+  days past due and overdue amount); a disagreement is printed to stderr and raises;
+- `full_run_s`: the first `run_collections` over the whole book, which plans and enqueues
+  every transition and writes the states and the audit events;
+- `reevaluate_ms`: after `record_payment` of a staged customer's whole open balance,
+  `run_collections(customer_ids=[it])`; median over several customers.
+
+as_of is the book's own today (`book_facts.AS_OF`: the newest invoices not yet due), the day a
+daily run would use. build() leaves 7 % of invoices unpaid forever, so about 60 % of the
+customers are in some stage then (an earlier day is no better: the unpaid invoices are spread
+over the whole history). The policy is `policies/standard.yaml` with `max_suspensions_per_run`
+raised so the blast radius does not withhold the first run's suspensions (with 50 it would
+withhold nearly every transition and the run would write almost nothing).
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+import book_facts
+import collections_reference
+from common import fresh_database, note
+from riskdesk.book.facts import customer_facts
+from riskdesk.book.payments import record_payment
+from riskdesk.collections.policy import Policy, load_policy
+from riskdesk.collections.run import evaluate, run_collections
+from riskdesk.db.bulk import bulk_insert
+from riskdesk.db.engine import make_engine
+from riskdesk.db.models import AuditEvent, CollectionState, OutboxAction, Subscription
+
+ROOT = Path(__file__).resolve().parent.parent
+AS_OF = book_facts.AS_OF
+NOW = datetime(2026, 3, 31, 6, 0, tzinfo=UTC)
+SAMPLE = 5_000  # customers the reference loop visits at scale 1
+REEVALUATE = 7  # customers re-evaluated after a payment
+
+
+def _policy(directory: Path) -> Policy:
+    source = (ROOT / "policies" / "standard.yaml").read_text()
+    lines = [
+        "max_suspensions_per_run: 1000000" if ln.startswith("max_suspensions_per_run:") else ln
+        for ln in source.splitlines()
+    ]
+    path = directory / "standard-bench.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return load_policy(path)
+
+
+def _add_subscriptions(url: str, n_customers: int, seed: int = 11) -> int:
+    """One seat subscription per customer, plus a consumption one for half of them."""
+    rng = np.random.default_rng(seed)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            currency = dict(conn.execute(text("SELECT id, currency FROM customers")).all())
+            owners = list(range(1, n_customers + 1))
+            owners += sorted(rng.choice(owners, n_customers // 2, replace=False).tolist())
+            rows = [
+                (
+                    k,
+                    cid,
+                    f"sub-{k:09d}",
+                    "offer-seat" if k <= n_customers else "offer-azure",
+                    "Seats" if k <= n_customers else "Azure plan",
+                    "seat" if k <= n_customers else "consumption",
+                    1,
+                    10_000_000,
+                    currency[cid],
+                    "monthly" if k <= n_customers else "none",
+                    "active",
+                    "2024-01-01",
+                )
+                for k, cid in enumerate(owners, start=1)
+            ]
+            bulk_insert(
+                conn,
+                Subscription.__table__,
+                [
+                    "id",
+                    "customer_id",
+                    "provider_subscription_id",
+                    "offer_id",
+                    "offer_name",
+                    "kind",
+                    "quantity",
+                    "unit_price_micros",
+                    "currency",
+                    "billing_cycle",
+                    "provider_status",
+                    "created_on",
+                ],
+                rows,
+            )
+            if engine.dialect.name == "postgresql":
+                conn.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), "
+                        "(SELECT MAX(id) FROM subscriptions))"
+                    )
+                )
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE subscriptions"))
+    finally:
+        engine.dispose()
+    return len(rows)
+
+
+def _sizes(counts: dict[str, int]) -> str:
+    n_customers, n_invoices = counts["customers"], counts["invoices"]
+    if n_customers >= 1000:
+        return f"{n_customers // 1000}k customers / {n_invoices / 1e6:g}M invoices"
+    return f"{n_customers} customers / {n_invoices} invoices"
+
+
+def _compare(reference: dict, decisions: dict) -> None:
+    """Raise if the two implementations disagree on any sampled customer."""
+    bad = []
+    for cid, ref in reference.items():
+        got = decisions.get(cid)
+        same = got is not None and (
+            ref.stage,
+            ref.facts["days_past_due"],
+            ref.facts["overdue_amount"],
+        ) == (got.stage, got.facts["days_past_due"], got.facts["overdue_amount"])
+        if not same:
+            bad.append((cid, ref, got))
+    for cid, ref, got in bad[:20]:
+        print(
+            f"bench collections: customer {cid}: reference {ref.stage!r} "
+            f"{dict(ref.facts)!r}\n  set-based {getattr(got, 'stage', None)!r} "
+            f"{dict(getattr(got, 'facts', {}))!r}",
+            file=sys.stderr,
+        )
+    if bad:
+        raise AssertionError(
+            f"reference and set-based decisions differ for {len(bad)} of {len(reference)} "
+            "customers (first ones on stderr)"
+        )
+
+
+def run(scale: float, db: str, url: str, policy: Policy) -> Iterator[dict]:
+    started = time.perf_counter()
+    counts = book_facts.build(url, scale)
+    counts["subscriptions"] = _add_subscriptions(url, counts["customers"])
+    note(f"bench collections: built {counts} in {time.perf_counter() - started:.1f} s")
+    n = _sizes(counts)
+    n_customers = counts["customers"]
+    base = {"bench": "collections", "db": db}
+    engine = make_engine(url)
+    try:
+        # The reference loop over a random sample, extrapolated to the whole book.
+        rng = np.random.default_rng(3)
+        size = min(n_customers, max(500, int(SAMPLE * scale)))
+        sample = sorted(rng.choice(np.arange(1, n_customers + 1), size, replace=False).tolist())
+        with Session(engine) as session:
+            collections_reference.customer_row(session, sample[0], AS_OF)  # warm-up
+            started = time.perf_counter()
+            reference = collections_reference.decide_each(session, policy, sample, AS_OF)
+            sampled_s = time.perf_counter() - started
+        reference_s = sampled_s * n_customers / size
+        note(
+            f"bench collections: reference loop {size} customers in {sampled_s:.2f} s "
+            f"({1000 * sampled_s / size:.2f} ms each)"
+        )
+
+        # The set-based decision over the whole book: a warm-up, then timed.
+        with engine.connect() as conn:
+            evaluate(conn, policy, AS_OF)
+            started = time.perf_counter()
+            decisions = evaluate(conn, policy, AS_OF)
+            set_s = time.perf_counter() - started
+        staged = sum(d.stage is not None for d in decisions)
+        note(
+            f"bench collections: evaluate() {len(decisions)} customers in {set_s:.2f} s, "
+            f"{staged} in a stage ({100 * staged / max(1, len(decisions)):.0f} %)"
+        )
+        _compare(reference, {d.customer_id: d for d in decisions})
+        note(f"bench collections: both agree on all {size} sampled customers")
+        sample_n = n if size == n_customers else f"{n} ({size:,} sampled)"
+        yield base | {
+            "metric": "reference_loop_s",
+            "value": round(reference_s, 3),
+            "unit": "s",
+            "n": sample_n,
+        }
+        yield base | {
+            "metric": "set_based_decide_s",
+            "value": round(set_s, 3),
+            "unit": "s",
+            "n": n,
+        }
+        yield base | {
+            "metric": "speedup",
+            "value": round(reference_s / set_s, 1),
+            "unit": "x",
+            "target": 20,
+            "better": "higher",
+            "n": sample_n,
+        }
+
+        # The first run: every transition planned, enqueued and recorded.
+        started = time.perf_counter()
+        report = run_collections(engine, policy, as_of=AS_OF, now=NOW)
+        full_s = time.perf_counter() - started
+        with engine.connect() as conn:
+            states = conn.scalar(select(func.count()).select_from(CollectionState))
+            outbox = conn.scalar(select(func.count()).select_from(OutboxAction))
+            events = conn.scalar(select(func.count()).select_from(AuditEvent))
+        note(
+            f"bench collections: first run {full_s:.2f} s: {report.customers} customers, "
+            f"{len(report.transitions)} transitions, {report.enqueued} outbox rows "
+            f"({outbox} in table), {states} states, {events} audit events, "
+            f"alert {report.alert!r}"
+        )
+        yield base | {
+            "metric": "full_run_s",
+            "value": round(full_s, 3),
+            "unit": "s",
+            "target": 10,
+            "better": "lower",
+            "n": n,
+        }
+
+        # One customer's re-evaluation after it pays everything it owes.
+        staged_ids = [d.customer_id for d in report.transitions if d.stage is not None]
+        chosen = sorted(rng.choice(staged_ids, min(REEVALUATE, len(staged_ids)), replace=False))
+        times = []
+        left = 0
+        for k, cid in enumerate(int(c) for c in chosen):
+            with Session(engine) as session, session.begin():
+                owed = customer_facts(session, AS_OF, [cid])[0].open_balance
+                record_payment(
+                    session,
+                    customer_id=cid,
+                    reference=f"BENCH-PAY-{k}",
+                    received_on=AS_OF,
+                    amount=owed,
+                    method="transfer",
+                )
+            started = time.perf_counter()
+            again = run_collections(engine, policy, as_of=AS_OF, customer_ids=[cid], now=NOW)
+            times.append(time.perf_counter() - started)
+            left += sum(d.stage is None for d in again.transitions)
+        note(
+            "bench collections: re-evaluations "
+            + ", ".join(f"{1000 * t:.1f}" for t in times)
+            + f" ms; {left} of {len(times)} back in good standing"
+        )
+        if times:
+            yield base | {
+                "metric": "reevaluate_ms",
+                "value": round(1000 * statistics.median(times), 2),
+                "unit": "ms",
+                "target": 20,
+                "better": "lower",
+                "n": f"median of {len(times)} customers, {n}",
+            }
+    finally:
+        engine.dispose()
+
+
+def main(scale: float, dbs: list[str]) -> Iterator[dict]:
+    """Each figure as soon as it is measured."""
+    with tempfile.TemporaryDirectory(prefix="riskdesk-bench-policy-") as directory:
+        policy = _policy(Path(directory))
+        for db in dbs:
+            with fresh_database(db) as url:
+                if url is None:
+                    continue
+                note(f"bench collections: {db} at scale {scale}")
+                yield from run(scale, db, url, policy)
