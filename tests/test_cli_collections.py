@@ -105,3 +105,52 @@ def test_preview_lists_who_would_be_suspended_if_nobody_paid(database_url, tmp_p
     assert any(e["stage"] == "suspended" and e["suspends"] > 0 for e in events)
     # a preview writes nothing
     assert json.loads(invoke(database_url, "outbox", "list", "--json").output) == []
+
+
+def test_recording_a_payment_reinstates_at_once(database_url, tmp_path):
+    from sqlalchemy import select
+
+    from riskdesk.db.engine import make_engine, session_scope
+    from riskdesk.db.models import CollectionState
+
+    state = demo_book(database_url, tmp_path)
+    env = {"RISKDESK_PROVIDER_SANDBOX_STATE": str(state), "RISKDESK_MAIL_DIR": str(tmp_path / "m")}
+    run = ["collections", "run", "--as-of", "2026-06-15", "--policy", str(STANDARD), "--json"]
+    assert invoke(database_url, *run, env=env).exit_code == 0
+    engine = make_engine(database_url)
+    with session_scope(engine) as session:
+        suspended = session.scalars(
+            select(CollectionState.customer_id).where(CollectionState.stage == "suspended")
+        ).first()
+    engine.dispose()
+    assert suspended is not None
+    shown = json.loads(
+        invoke(
+            database_url, "customers", "show", str(suspended), "--as-of", "2026-06-15", "--json"
+        ).output
+    )
+    owed = shown["facts"]["open_balance"]
+    result = invoke(
+        database_url,
+        "payments",
+        "record",
+        str(suspended),
+        owed["amount"],
+        owed["currency"],
+        "--reference",
+        "BANK-1",
+        "--received-on",
+        "2026-06-16",
+        "--policy",
+        str(STANDARD),
+        "--json",
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["transitions"] == [{"from": "suspended", "to": None, "reason": "no_condition"}]
+    assert report["executed"]["done"] > 0 and report["executed"]["failed"] == 0
+    subs = json.loads(invoke(database_url, "customers", "show", str(suspended), "--json").output)[
+        "subscriptions"
+    ]
+    assert subs and all("non_payment" not in s["suspension_reasons"] for s in subs)

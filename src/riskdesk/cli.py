@@ -969,7 +969,10 @@ def payments_record(
     amount: Annotated[str, typer.Argument(help="Amount, e.g. 1550.25")],
     currency: Annotated[str, typer.Argument(help="ISO 4217 code, e.g. EUR")],
     reference: Annotated[str, typer.Option(help="The payment's unique reference.")],
-    received_on: AsOf = None,
+    received_on: Annotated[
+        datetime | None,
+        typer.Option("--received-on", formats=["%Y-%m-%d"], help="Day received (default today)."),
+    ] = None,
     invoice: Annotated[
         list[str] | None, typer.Option(help="An invoice the payment is for (repeatable).")
     ] = None,
