@@ -231,6 +231,12 @@ def test_an_unknown_customer_is_one_clear_error(database_url):
         ["aging"],
         ["sync"],
         ["sandbox"],
+        ["collections", "run"],
+        ["collections", "preview"],
+        ["collections", "policy-doc"],
+        ["payments", "record"],
+        ["outbox", "list"],
+        ["outbox", "approve"],
     ],
 )
 def test_every_command_has_help_with_an_example(command):
