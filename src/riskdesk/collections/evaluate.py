@@ -83,17 +83,65 @@ def _name_at(policy: Policy, level: int) -> str | None:
     return None if level <= 0 else policy.stages[level - 1].name
 
 
+class _Conclusions:
+    """What `_conclude` needs of the policy, looked up once, and the parts of a decision that
+    depend only on the condition results (shared between customers with the same results)."""
+
+    def __init__(self, policy: Policy, as_of: date) -> None:
+        self.policy = policy
+        self.as_of = as_of
+        self.version = policy.version
+        self.names = tuple(policy.rules.names)
+        self.stage_names = tuple(s.name for s in policy.stages)
+        self.exempt_tags = frozenset(policy.exempt_tags)
+        self.lifts = policy.promise_lifts_suspension
+        self.highest_without_suspension = _highest_without_suspension(policy)
+        self._by_results: dict[tuple[bool, ...], tuple[tuple[tuple[str, bool], ...], str | None]]
+        self._by_results = {}
+        self._current: dict[str | None, tuple[int, bool]] = {}
+        self._details: dict[str, str] = {}
+
+    def condition_detail(self, matched: str) -> str:
+        found = self._details.get(matched)
+        if found is None:
+            when = self.policy.stage(matched).when.strip()
+            found = self._details[matched] = f"stage {matched!r}: {when}"
+        return found
+
+    def results(self, results: Sequence[bool]) -> tuple[tuple[tuple[str, bool], ...], str | None]:
+        """(conditions, matched) for one customer's condition results."""
+        key = tuple(results)
+        found = self._by_results.get(key)
+        if found is None:
+            by_name = dict(zip(self.names, results, strict=True))
+            conditions = tuple((n, bool(by_name[n])) for n in self.stage_names)
+            matched = next((n for n in self.names if by_name[n]), None)
+            found = self._by_results[key] = (conditions, matched)
+        return found
+
+    def current(self, current: str | None) -> tuple[int, bool]:
+        """(level, suspended) of the current stage (a stage the policy no longer has: 0)."""
+        found = self._current.get(current)
+        if found is None:
+            found = self._current[current] = (
+                max(self.policy.severity(current), 0),
+                self.policy.holds(current)[1],
+            )
+        return found
+
+
 def _conclude(
     policy: Policy,
     facts: dict[str, Any],
     results: Sequence[bool],
     current: str | None,
     as_of: date,
+    context: _Conclusions | None = None,
 ) -> Decision:
     """The decision from the condition results (in `policy.rules.names` order)."""
-    by_name = dict(zip(policy.rules.names, results, strict=True))
-    conditions = tuple((s.name, bool(by_name[s.name])) for s in policy.stages)
-    matched = next((n for n in policy.rules.names if by_name[n]), None)
+    if context is None:
+        context = _Conclusions(policy, as_of)
+    conditions, matched = context.results(results)
     customer_id = facts.get("customer_id")
 
     def decision(stage: str | None, reason: str, detail: str) -> Decision:
@@ -107,21 +155,22 @@ def _conclude(
             conditions=conditions,
             facts=facts,
             as_of=as_of,
-            policy_version=policy.version,
+            policy_version=context.version,
         )
 
     tags = facts.get("tags") or ()
-    exempt = sorted(set(tags) & set(policy.exempt_tags))
-    if exempt:
-        return decision(None, EXEMPT, f"exempt from collections: tag {exempt[0]!r}")
+    if tags:
+        exempt = sorted(context.exempt_tags.intersection(tags))
+        if exempt:
+            return decision(None, EXEMPT, f"exempt from collections: tag {exempt[0]!r}")
 
-    level = policy.severity(matched)
-    current_level = max(policy.severity(current), 0)  # a stage the policy no longer has: 0
     if facts.get("has_active_promise"):
+        level = policy.severity(matched)
+        current_level, current_suspended = context.current(current)
         until = facts.get("promise_until")
         by = f" until {until.isoformat()}" if until is not None else ""
-        if policy.promise_lifts_suspension and policy.holds(current)[1]:
-            target = min(level, current_level, _highest_without_suspension(policy))
+        if context.lifts and current_suspended:
+            target = min(level, current_level, context.highest_without_suspension)
             stage = _name_at(policy, target)
             return decision(
                 stage,
@@ -140,9 +189,7 @@ def _conclude(
             )
 
     if matched is not None:
-        return decision(
-            matched, CONDITION, f"stage {matched!r}: {policy.stage(matched).when.strip()}"
-        )
+        return decision(matched, CONDITION, context.condition_detail(matched))
     detail = "no stage condition holds"
     disputed = facts.get("disputed_amount")
     if disputed is not None and amount_of(disputed) > 0:
@@ -173,7 +220,8 @@ def decide_many(
     prepared = [_prepare(policy, row, as_of) for row in rows]
     results = policy.rules.evaluate_many(prepared)
     get = current_stages.get
+    context = _Conclusions(policy, as_of)
     return [
-        _conclude(policy, facts, values, get(facts.get("customer_id")), as_of)
+        _conclude(policy, facts, values, get(facts.get("customer_id")), as_of, context)
         for facts, values in zip(prepared, results, strict=True)
     ]

@@ -40,6 +40,7 @@ from riskdesk.collections.policy import (
     NotifyAction,
     OpenCaseAction,
     Policy,
+    StageTable,
     SuspendAction,
     WebhookAction,
 )
@@ -81,6 +82,9 @@ class Plan:
     transitions: list[Decision] = field(default_factory=list)
     withheld: list[Decision] = field(default_factory=list)
     alert: str | None = None
+    # The facts of each planned transition as JSON values (by id of the decision), as the
+    # actions' payloads carry them; the run reuses them for its audit events.
+    facts_json: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def blast_radius_exceeded(self) -> bool:
@@ -95,10 +99,16 @@ class Plan:
 
 def newly_suspends(policy: Policy, decision: Decision) -> bool:
     """Whether the transition suspends a customer that was not suspended."""
+    return _newly_suspends(policy.stage_table(), decision)
+
+
+def _newly_suspends(table: StageTable, decision: Decision) -> bool:
     if not decision.changed:
         return False
-    before = policy.holds(decision.previous_stage)[1] if _known(policy, decision) else False
-    return policy.holds(decision.stage)[1] and not before
+    previous = decision.previous_stage
+    known = table.severity.get(previous, -1) >= 0
+    before = table.holds.get(previous, (False, False))[1] if known else False
+    return table.holds.get(decision.stage, (False, False))[1] and not before
 
 
 def requires_approval(policy: Policy, decision: Decision) -> bool:
@@ -107,14 +117,11 @@ def requires_approval(policy: Policy, decision: Decision) -> bool:
     return balance is not None and amount_of(balance) > policy.approval_threshold
 
 
-def _known(policy: Policy, decision: Decision) -> bool:
-    return policy.severity(decision.previous_stage) >= 0
-
-
 def plan_transitions(policy: Policy, decisions: Iterable[Decision]) -> Plan:
     """The actions for every decision whose stage changed (see the module docstring)."""
+    table = policy.stage_table()
     changed = [d for d in decisions if d.changed]
-    suspending = [d for d in changed if newly_suspends(policy, d)]
+    suspending = [d for d in changed if _newly_suspends(table, d)]
     withheld: list[Decision] = []
     alert = None
     if len(suspending) > policy.max_suspensions_per_run:
@@ -128,34 +135,50 @@ def plan_transitions(policy: Policy, decisions: Iterable[Decision]) -> Plan:
     stopped = {id(d) for d in withheld}
     actions: list[PlannedAction] = []
     transitions: list[Decision] = []
+    facts_json: dict[int, dict[str, Any]] = {}
+    version = policy.version
     for decision in changed:
         if id(decision) in stopped:
             continue
         transitions.append(decision)
-        actions.extend(_actions_for(policy, decision))
-    return Plan(actions=actions, transitions=transitions, withheld=withheld, alert=alert)
+        facts = jsonable({k: v for k, v in decision.facts.items() if k != "customer_id"})
+        facts_json[id(decision)] = facts
+        actions.extend(_actions_for(policy, decision, table, version, facts))
+    return Plan(
+        actions=actions,
+        transitions=transitions,
+        withheld=withheld,
+        alert=alert,
+        facts_json=facts_json,
+    )
 
 
-def _actions_for(policy: Policy, d: Decision) -> list[PlannedAction]:
-    known = _known(policy, d)
-    old_level = policy.severity(d.previous_stage) if known else 0
-    new_level = policy.severity(d.stage)
+def _actions_for(
+    policy: Policy, d: Decision, table: StageTable, version: str, facts: dict[str, Any]
+) -> list[PlannedAction]:
+    severity = table.severity
+    holds = table.holds
+    known = severity.get(d.previous_stage, -1) >= 0
+    old_level = severity.get(d.previous_stage, -1) if known else 0
+    new_level = severity.get(d.stage, -1)
     # A stage the policy no longer has: assume it held everything, so lifting is planned
     # (the executor does nothing where nothing is held).
-    old_blocked, old_suspended = policy.holds(d.previous_stage) if known else (True, True)
-    new_blocked, new_suspended = policy.holds(d.stage)
-    approval = newly_suspends(policy, d) and requires_approval(policy, d)
+    old_blocked, old_suspended = (
+        holds.get(d.previous_stage, (False, False)) if known else (True, True)
+    )
+    new_blocked, new_suspended = holds.get(d.stage, (False, False))
+    approval = _newly_suspends(table, d) and requires_approval(policy, d)
 
     base = {
         "stage": d.stage,
         "previous_stage": d.previous_stage,
-        "policy_version": policy.version,
+        "policy_version": version,
         "as_of": d.as_of.isoformat(),
         "reason": d.reason,
         "detail": d.detail,
-        "facts": jsonable({k: v for k, v in d.facts.items() if k != "customer_id"}),
+        "facts": facts,
     }
-    prefix = f"collections:{policy.version}:{d.customer_id}:{d.stage or 'none'}:{d.as_of}"
+    prefix = f"collections:{version}:{d.customer_id}:{d.stage or 'none'}:{d.as_of}"
     out: list[PlannedAction] = []
 
     def add(suffix: str | int, kind: str, extra: dict[str, Any]) -> None:
@@ -172,31 +195,34 @@ def _actions_for(policy: Policy, d: Decision) -> list[PlannedAction]:
 
     if new_level > old_level or not known:
         # Restrictions of skipped stages not already in force, before the stage's own.
-        own = policy.stage(d.stage) if d.stage is not None else None
-        if new_blocked and not (known and old_blocked) and not (own and own.blocks_orders):
+        stage = d.stage
+        own_blocks, own_suspends = table.own[stage] if stage is not None else (False, False)
+        if new_blocked and not (known and old_blocked) and not own_blocks:
             add("hold-block_orders", BLOCK_ORDERS, {})
-        if new_suspended and not (known and old_suspended) and not (own and own.suspends):
-            for i, action in enumerate(policy.suspend_actions(d.stage)):
+        if new_suspended and not (known and old_suspended) and not own_suspends:
+            for i, action in enumerate(table.suspend_actions.get(stage, ())):
                 add(f"hold-suspend-{i}", SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
-        for i, action in enumerate(own.actions if own else ()):
-            if isinstance(action, NotifyAction):
+        for i, kind, action in table.actions[stage] if stage is not None else ():
+            if kind == NotifyAction.kind:
                 add(i, NOTIFY, {"template": action.notify})
-            elif isinstance(action, BlockOrdersAction):
+            elif kind == BlockOrdersAction.kind:
                 if not (known and old_blocked):
                     add(i, BLOCK_ORDERS, {})
-            elif isinstance(action, SuspendAction):
+            elif kind == SuspendAction.kind:
                 add(i, SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
-            elif isinstance(action, OpenCaseAction):
+            elif kind == OpenCaseAction.kind:
                 add(i, OPEN_CASE, {"case": action.open_case})
-            elif isinstance(action, WebhookAction):
+            elif kind == WebhookAction.kind:
                 add(i, WEBHOOK, {"url": action.webhook})
 
     if old_suspended and not new_suspended:
         add("reactivate", REACTIVATE, {"reason": NON_PAYMENT})
     elif old_suspended and new_suspended and new_level < old_level and known:
         # Still suspended, by fewer stages: lift what the lower stage no longer suspends.
-        keep = [a.scope for a in policy.suspend_actions(d.stage)]
-        lifted = [a.scope for a in policy.suspend_actions(d.previous_stage) if a.scope not in keep]
+        keep = [a.scope for a in table.suspend_actions.get(d.stage, ())]
+        lifted = [
+            a.scope for a in table.suspend_actions.get(d.previous_stage, ()) if a.scope not in keep
+        ]
         if lifted:
             add("reactivate", REACTIVATE, {"reason": NON_PAYMENT, "scope": lifted, "keep": keep})
     if old_blocked and not new_blocked:

@@ -146,11 +146,12 @@ class SuspendAction(_Strict):
     @property
     def scope(self) -> dict[str, Any]:
         """The payload form: {"all": true} | {"kind": "seat"} | {"offers": [...]}."""
-        if self.suspend == "all":
+        suspend = self.suspend
+        if isinstance(suspend, str):
             return {"all": True}
-        if isinstance(self.suspend, SuspendKind):
-            return {"kind": self.suspend.kind}
-        return {"offers": list(self.suspend.offers)}
+        if isinstance(suspend, SuspendKind):
+            return {"kind": suspend.kind}
+        return {"offers": list(suspend.offers)}
 
 
 class OpenCaseAction(_Strict):
@@ -266,6 +267,15 @@ class Policy(PolicySpec):
     _source: str = PrivateAttr(default="<policy>")
     _text: str = PrivateAttr(default="")
     _rules: Any = PrivateAttr(default=None)
+    _table: Any = PrivateAttr(default=None)
+
+    def stage_table(self) -> StageTable:
+        """Per-stage lookups, built once (a policy is frozen)."""
+        table = self._table
+        if table is None:
+            table = StageTable(self.stages)
+            self._table = table
+        return table
 
     @property
     def version(self) -> str:
@@ -291,19 +301,14 @@ class Policy(PolicySpec):
         return [s.name for s in self.stages]
 
     def stage(self, name: str) -> Stage:
-        for s in self.stages:
-            if s.name == name:
-                return s
-        raise KeyError(name)
+        found = self.stage_table().by_name.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
 
     def severity(self, name: str | None) -> int:
         """0 for no stage, 1 for the least severe stage, ...; -1 for a stage not in the policy."""
-        if name is None:
-            return 0
-        for i, s in enumerate(self.stages, start=1):
-            if s.name == name:
-                return i
-        return -1
+        return self.stage_table().severity.get(name, -1)
 
     def holds(self, name: str | None) -> tuple[bool, bool]:
         """(orders blocked, subscriptions suspended) while a customer is at stage `name`.
@@ -311,19 +316,39 @@ class Policy(PolicySpec):
         Restrictions accumulate: a stage keeps those of every less severe stage, so a customer
         moving from `suspended` up to `write_off_review` stays suspended.
         """
-        level = self.severity(name)
-        below = self.stages[: max(level, 0)]
-        return any(s.blocks_orders for s in below), any(s.suspends for s in below)
+        return self.stage_table().holds.get(name, (False, False))
 
     def suspend_actions(self, name: str | None) -> list[SuspendAction]:
         """The suspensions in force at stage `name` (its own and those of lesser stages)."""
-        level = self.severity(name)
-        return [
-            a
-            for s in self.stages[: max(level, 0)]
-            for a in s.actions
-            if isinstance(a, SuspendAction)
-        ]
+        return list(self.stage_table().suspend_actions.get(name, ()))
+
+
+class StageTable:
+    """Severity, restrictions held and suspensions in force, per stage name (None: none)."""
+
+    def __init__(self, stages: list[Stage]) -> None:
+        self.by_name: dict[str, Stage] = {}
+        self.severity: dict[str | None, int] = {None: 0}
+        self.holds: dict[str | None, tuple[bool, bool]] = {None: (False, False)}
+        self.suspend_actions: dict[str | None, tuple[SuspendAction, ...]] = {None: ()}
+        # Per stage: (its own (blocks orders, suspends), its actions as (index, kind, action)).
+        self.own: dict[str, tuple[bool, bool]] = {}
+        self.actions: dict[str, tuple[tuple[int, str, Any], ...]] = {}
+        blocked = suspended = False
+        in_force: tuple[SuspendAction, ...] = ()
+        for i, s in enumerate(stages, start=1):
+            blocked = blocked or s.blocks_orders
+            suspended = suspended or s.suspends
+            in_force += tuple(a for a in s.actions if isinstance(a, SuspendAction))
+            # The first stage of a name wins, as a scan from the least severe would find.
+            if s.name in self.by_name:
+                continue
+            self.by_name[s.name] = s
+            self.severity[s.name] = i
+            self.holds[s.name] = (blocked, suspended)
+            self.suspend_actions[s.name] = in_force
+            self.own[s.name] = (s.blocks_orders, s.suspends)
+            self.actions[s.name] = tuple((k, a.kind, a) for k, a in enumerate(s.actions))
 
 
 # --- loading ------------------------------------------------------------------------------

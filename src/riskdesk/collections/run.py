@@ -13,14 +13,15 @@ them).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Text, insert, select, type_coerce
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
@@ -29,6 +30,7 @@ from riskdesk.collections.evaluate import Decision, decide_many
 from riskdesk.collections.facts import policy_facts
 from riskdesk.collections.plan import Plan, PlannedAction, plan_transitions
 from riskdesk.collections.policy import Policy
+from riskdesk.db.bulk import bulk_insert
 from riskdesk.db.models import (
     ActionKind,
     ActionStatus,
@@ -66,7 +68,9 @@ def _customer_context(
     connection: Connection, as_of: date, customer_ids: Sequence[int] | None
 ) -> tuple[dict[int, tuple[list[str], date]], dict[int, str | None], dict[int, date]]:
     """(tags and created_on, current stage, latest active promise date) per customer."""
-    customers = select(Customer.id, Customer.tags, Customer.created_on)
+    # Tags as the stored text (most customers share a few lists): parsed once per distinct
+    # text below, not once per customer by the JSON type.
+    customers = select(Customer.id, type_coerce(Customer.tags, Text), Customer.created_on)
     states = select(CollectionState.customer_id, CollectionState.stage)
     promises = select(PromiseToPay.customer_id, PromiseToPay.due_on).where(
         PromiseToPay.status == PromiseStatus.ACTIVE.value, PromiseToPay.promised_on <= as_of
@@ -75,9 +79,17 @@ def _customer_context(
         customers = customers.where(Customer.id.in_(customer_ids))
         states = states.where(CollectionState.customer_id.in_(customer_ids))
         promises = promises.where(PromiseToPay.customer_id.in_(customer_ids))
-    info = {
-        cid: (list(tags or []), created) for cid, tags, created in connection.execute(customers)
-    }
+    parsed: dict[str, Any] = {}
+
+    def tags_of(raw: Any) -> list[str]:
+        if isinstance(raw, str):  # the driver returns JSON as text (SQLite)
+            value = parsed.get(raw)
+            if value is None:
+                value = parsed[raw] = json.loads(raw)
+            raw = value
+        return list(raw or [])
+
+    info = {cid: (tags_of(raw), created) for cid, raw, created in connection.execute(customers)}
     current = dict(connection.execute(states).all())
     promise_until: dict[int, date] = {}
     for cid, due_on in connection.execute(promises):
@@ -180,29 +192,74 @@ def outbox_rows(
     return rows
 
 
+SMALL_BATCH = 200  # outbox rows up to which PostgreSQL gets one plain INSERT
+
+_OUTBOX_COLUMNS = (
+    "idempotency_key",
+    "kind",
+    "customer_id",
+    "subscription_id",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
+
+
 def _enqueue_all(session: Session, rows: list[dict[str, Any]]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING for all rows at once; returns how many were new."""
+    """INSERT ... ON CONFLICT DO NOTHING for all rows at once; returns how many were new.
+
+    Written by `bulk_insert` (executemany on SQLite, COPY on PostgreSQL), values in storage
+    form: each payload serialised once (the rows of one action share it).
+    """
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    keys = [r["idempotency_key"] for r in rows]
-    before = set()
-    for start in range(0, len(keys), 5000):
-        chunk = keys[start : start + 5000]
-        before.update(
-            session.scalars(
-                select(OutboxAction.idempotency_key).where(OutboxAction.idempotency_key.in_(chunk))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(rows) <= SMALL_BATCH:
+        # A few rows (one customer re-evaluated): one INSERT ... ON CONFLICT DO NOTHING is
+        # cheaper than bulk_insert's staging table; it returns the rows inserted.
+        stmt = (
+            postgresql.insert(OutboxAction.__table__)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OutboxAction.__table__.c.id)
+        )
+        return len(connection.execute(stmt).all())
+    texts: dict[int, str] = {}
+    values = []
+    for r in rows:
+        for column in ("next_attempt_at", "created_at", "updated_at"):
+            if r[column].tzinfo is None:
+                raise ValueError(
+                    f"naive datetime {r[column]!r}: riskdesk stores timezone-aware UTC"
+                )
+        payload = r["payload"]
+        text = texts.get(id(payload))
+        if text is None:
+            text = texts[id(payload)] = json.dumps(payload)
+        values.append(
+            (
+                r["idempotency_key"],
+                r["kind"],
+                r["customer_id"],
+                r["subscription_id"],
+                text,
+                r["status"],
+                r["attempts"],
+                r["next_attempt_at"],
+                r["created_at"],
+                r["updated_at"],
             )
         )
-    # On the table, not the ORM entity: one Core executemany. The ORM's bulk insert splits
-    # the rows into a batch per run of rows with the same None columns (notices have no
-    # subscription, suspensions have one), thousands of statements on a first run.
-    stmt = module.insert(OutboxAction.__table__).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]
+    return bulk_insert(
+        connection,
+        OutboxAction.__table__,
+        _OUTBOX_COLUMNS,
+        values,
+        ignore_conflicts_on="idempotency_key",
     )
-    session.execute(stmt, rows)
-    return len({*keys} - before)
 
 
 def run_collections(
@@ -253,7 +310,7 @@ def run_collections(
                         "detail": d.detail,
                         "policy_version": policy.version,
                         "as_of": as_of.isoformat(),
-                        "facts": _jsonable_facts(d),
+                        "facts": plan.facts_json.get(id(d)) or _jsonable_facts(d),
                     },
                 )
                 for d in plan.transitions
@@ -281,7 +338,7 @@ def run_collections(
                     },
                 )
             )
-            audit.record_many(session, events, actor=actor, occurred_at=moment)
+            audit.record_many(session, events, actor=actor, occurred_at=moment, json_ready=True)
             session.flush()
             session.close()
             transaction.commit()

@@ -36,9 +36,26 @@ def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> Iterable[Sequence[Any]]:
     positions = _needs_conversion(rows)
     if not positions:
         return rows
-    return (
-        tuple(_sqlite_value(v) if i in positions else v for i, v in enumerate(row)) for row in rows
-    )
+    # Columns of dates and moments repeat the same few values (a run's `now`, an import's
+    # day): convert each distinct value once.
+    converted: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return converted[value]
+        except KeyError:
+            out = converted[value] = _sqlite_value(value)
+            return out
+        except TypeError:  # unhashable: not a date
+            return _sqlite_value(value)
+
+    def rewrite(row: Sequence[Any]) -> tuple[Any, ...]:
+        out = list(row)
+        for i in positions:
+            out[i] = convert(out[i])
+        return tuple(out)
+
+    return (rewrite(row) for row in rows)
 
 
 def bulk_insert(
