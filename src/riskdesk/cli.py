@@ -205,15 +205,6 @@ def demo(
         _require_empty_book(engine)
         day = as_of.date() if as_of else _today()
         with _progress(as_json) as progress:
-            tasks: dict[str, Any] = {}
-
-            def report(stage: str, done: int, total: int) -> None:
-                if progress is None:
-                    return
-                if stage not in tasks:
-                    tasks[stage] = progress.add_task(stage, total=total or None)
-                progress.update(tasks[stage], completed=done, total=total or None)
-
             summary = build_demo_book(
                 engine,
                 customers=customers,
@@ -221,7 +212,7 @@ def demo(
                 as_of=day,
                 months=months,
                 truth_path=truth,
-                progress=report,
+                progress=_stage_reporter(progress),
             )
         sync_report = None
         if sandbox_state is not None and not no_sandbox:
@@ -803,7 +794,7 @@ def _execute(ctx: typer.Context, engine: Engine, quiet: bool) -> dict[str, int]:
             total["retried"] += report.retried
             total["failed"] += report.failed
             total["held"] += report.held if isinstance(report.held, int) else len(report.held)
-            if report.claimed == 0 or report.claimed < 500:
+            if report.claimed < 500:  # nothing more due
                 break
     if not quiet:
         console.print(

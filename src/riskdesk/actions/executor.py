@@ -49,8 +49,8 @@ from typing import Any, Literal
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from riskdesk import audit
 from riskdesk.actions.effects import HANDLERS, Context, Effect
+from riskdesk.actions.outbox import audit_action
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
 from riskdesk.notify.mail import Mailer, TransientMailError
@@ -256,25 +256,17 @@ class Executor:
 
     def _audit(self, session: Session, action: OutboxAction, what: str, **data: Any) -> None:
         payload = action.payload or {}
-        audit.record(
+        audit_action(
             session,
-            actor=self.actor,
-            action=f"action.{what}",
-            subject_type="customer",
-            subject_id=action.customer_id,
-            data={
-                "action_id": action.id,
-                "kind": action.kind,
-                "key": action.idempotency_key,
-                "subscription_id": action.subscription_id,
-                "attempts": action.attempts,
-                "policy_version": payload.get("policy_version"),
-                "stage": payload.get("stage"),
-                "reason": payload.get("reason"),
-                "facts": payload.get("facts"),
-                **data,
-            },
-            occurred_at=action.updated_at,
+            action,
+            self.actor,
+            what,
+            attempts=action.attempts,
+            policy_version=payload.get("policy_version"),
+            stage=payload.get("stage"),
+            reason=payload.get("reason"),
+            facts=payload.get("facts"),
+            **data,
         )
 
     def _record_done(self, snapshot: OutboxAction, attempt: int, effect: Effect) -> Outcome:

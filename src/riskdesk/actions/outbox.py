@@ -98,7 +98,8 @@ def _get(session: Session, action_id: int, *, lock: bool = True) -> OutboxAction
     return action
 
 
-def _audit(session: Session, action: OutboxAction, by: str, what: str, **data: Any) -> None:
+def audit_action(session: Session, action: OutboxAction, by: str, what: str, **data: Any) -> None:
+    """Audit what happened to an action, against its customer (outbox and executor alike)."""
     audit.record(
         session,
         actor=by,
@@ -132,7 +133,7 @@ def approve(
     action.next_attempt_at = moment
     action.effect_started_at = None
     action.updated_at = moment
-    _audit(session, action, by, "approved")
+    audit_action(session, action, by, "approved")
     return action
 
 
@@ -154,7 +155,7 @@ def cancel(
     action.status = ActionStatus.CANCELLED.value
     action.updated_at = _now(now)
     action.last_error = reason
-    _audit(session, action, by, "cancelled", reason=reason)
+    audit_action(session, action, by, "cancelled", reason=reason)
     return action
 
 
@@ -171,7 +172,7 @@ def retry(
     action.next_attempt_at = moment
     action.effect_started_at = None
     action.updated_at = moment
-    _audit(session, action, by, "retried", previous_error=action.last_error)
+    audit_action(session, action, by, "retried", previous_error=action.last_error)
     return action
 
 

@@ -90,15 +90,6 @@ def published_facts() -> list[dict[str, str]]:
     return out
 
 
-def undisputed_overdue(customer_facts: CustomerFacts) -> tuple[int, Money]:
-    """(days past due of the oldest undisputed overdue invoice, undisputed overdue amount).
-
-    The book's facts already leave disputed invoices out of both (`riskdesk.book.facts`):
-    a disputed invoice does not count as overdue while the dispute is open.
-    """
-    return customer_facts.days_past_due, customer_facts.overdue_amount
-
-
 def policy_facts(
     customer_facts: CustomerFacts,
     *,
@@ -114,13 +105,14 @@ def policy_facts(
     carries `customer_id` and `promise_until` (context, not CEL inputs). `days_past_due` is
     before grace; the evaluator applies the policy's grace days.
     """
-    days, overdue = undisputed_overdue(customer_facts)
     age = 0 if created_on is None else max(0, (as_of - created_on).days)
     return {
         "customer_id": customer_facts.customer_id,
         "promise_until": promise_until,
-        "days_past_due": days,
-        "overdue_amount": overdue,
+        # Both already leave disputed invoices out (riskdesk.book.facts): a disputed invoice
+        # does not count as overdue while the dispute is open.
+        "days_past_due": customer_facts.days_past_due,
+        "overdue_amount": customer_facts.overdue_amount,
         "open_balance": customer_facts.open_balance,
         "unpaid_invoice_count": customer_facts.unpaid_invoice_count,
         "credit_limit": customer_facts.credit_limit,

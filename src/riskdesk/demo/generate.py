@@ -66,17 +66,6 @@ def _round_minor(micros: int, currency: str) -> int:
     return (int(micros) + q // 2) // q * q
 
 
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """A bijection on 64-bit integers: distinct keys give distinct hashes."""
-    z = x.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        z = z + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    return z.view(np.int64)
-
-
 @dataclass
 class Customer:
     idx: int
@@ -721,9 +710,6 @@ class _Generator:
         amount = np.maximum(np.rint(qty * price[sid]).astype(np.int64), 1)
         boundaries = np.array([self.day_index(p) for p in self.period_starts[: self.months + 1]])
         month = np.searchsorted(boundaries, day, side="right") - 1
-        key = np.uint64(self.seed & 0xFFFFFFFF) << np.uint64(32)
-        row_hash = _splitmix64((sid.astype(np.uint64) << np.uint64(16)) + day.astype(np.uint64))
-        row_hash = _splitmix64(row_hash.view(np.uint64) ^ key)
         # sums per (subscription, month) for the invoices
         per = self.months + 1
         sums = np.bincount(
@@ -739,7 +725,6 @@ class _Generator:
             "amount": amount,
             "month": month,
             "cust": cust_ix[sid],
-            "row_hash": row_hash,
             "sums": np.rint(sums).astype(np.int64).reshape(len(self.subs), per),
             "qsum": qsum.reshape(len(self.subs), per),
         }
