@@ -16,7 +16,6 @@ from riskdesk.actions.outbox import ActionStateError
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
     AuditEvent,
-    CollectionState,
     Customer,
     OutboxAction,
     Subscription,
@@ -335,18 +334,6 @@ def test_a_crash_after_the_effect_is_recovered_without_doubling(engine, provider
 
 
 # --------------------------------------------------------------------------- other effects
-
-
-def test_block_and_unblock_orders(engine, provider, book):
-    executor = _executor(engine, provider)
-    _enqueue(engine, book, "block_orders", "k-b", {}, subscription_id=None)
-    executor.run_once()
-    with session_scope(engine) as session:
-        assert session.get(CollectionState, book["customer"]).orders_blocked is True
-    _enqueue(engine, book, "unblock_orders", "k-u", {}, subscription_id=None)
-    executor.run_once()
-    with session_scope(engine) as session:
-        assert session.get(CollectionState, book["customer"]).orders_blocked is False
 
 
 def test_open_review_case_is_recorded_as_needing_review(engine, provider, book):

@@ -9,13 +9,12 @@ import pytest
 from collections_builders import AS_OF, policy, row, standard
 from riskdesk.collections.evaluate import decide, decide_many
 from riskdesk.collections.plan import (
-    BLOCK_ORDERS,
     NOTIFY,
     OPEN_CASE,
     REACTIVATE,
     SUSPEND,
-    UNBLOCK_ORDERS,
     plan_transitions,
+    transition_key,
 )
 from riskdesk.db.models import ActionKind
 
@@ -30,9 +29,7 @@ def kinds(plan):
 
 
 def test_planned_kinds_are_outbox_kinds():
-    assert {NOTIFY, SUSPEND, REACTIVATE, BLOCK_ORDERS, UNBLOCK_ORDERS, OPEN_CASE} <= {
-        k.value for k in ActionKind
-    }
+    assert {NOTIFY, SUSPEND, REACTIVATE, OPEN_CASE} <= {k.value for k in ActionKind}
 
 
 def test_unchanged_stage_plans_nothing(std):
@@ -46,7 +43,8 @@ def test_entering_each_stage_yields_its_actions(std):
     plan = plan_transitions(std, [decide(std, row(days=10), None, as_of=AS_OF)])
     assert kinds(plan) == [(NOTIFY, "reminder")]
     plan = plan_transitions(std, [decide(std, row(days=24), "reminder", as_of=AS_OF)])
-    assert kinds(plan) == [(NOTIFY, "final_notice"), (BLOCK_ORDERS, None)]
+    # Its order block is no action: the run records it with the stage.
+    assert kinds(plan) == [(NOTIFY, "final_notice")]
     plan = plan_transitions(std, [decide(std, row(days=33), "final_notice", as_of=AS_OF)])
     assert kinds(plan) == [
         (NOTIFY, "suspended"),
@@ -60,17 +58,24 @@ def test_entering_each_stage_yields_its_actions(std):
 
 def test_skipping_stages_applies_their_restrictions(std):
     plan = plan_transitions(std, [decide(std, row(days=33), None, as_of=AS_OF)])
-    assert kinds(plan)[0] == (BLOCK_ORDERS, None)
-    assert (SUSPEND, {"kind": "consumption"}) in kinds(plan)
+    assert kinds(plan) == [
+        (NOTIFY, "suspended"),
+        (SUSPEND, {"kind": "consumption"}),
+        (SUSPEND, {"kind": "seat"}),
+    ]
 
 
-def test_payload_names_stage_version_and_facts(std):
-    (action,) = plan_transitions(std, [decide(std, row(days=10), None, as_of=AS_OF)])
+def test_payload_names_transition_stage_and_version(std):
+    d = decide(std, row(days=10), None, as_of=AS_OF)
+    (action,) = plan_transitions(std, [d])
     assert action.customer_id == 1 and action.stage == "reminder"
     assert action.payload["policy_version"] == std.version
-    assert action.payload["facts"]["days_past_due"] == 7
-    assert action.payload["facts"]["overdue_amount"] == {"amount": "100.00", "currency": "EUR"}
-    assert action.key == f"collections:{std.version}:1:reminder:{AS_OF.isoformat()}:0"
+    transition = f"collections:{std.version[:16]}:1:reminder:{AS_OF.isoformat()}"
+    assert transition_key(std.version, d) == transition
+    assert action.payload["transition"] == transition
+    assert action.key == f"{transition}:0"
+    # The facts are recorded once per transition (its audit event), not in every action.
+    assert "facts" not in action.payload
 
 
 @pytest.mark.parametrize(
@@ -90,13 +95,12 @@ def test_leaving_suspended_plans_a_reactivate(std, facts, why):
     assert len(reactivate) == 1
     assert reactivate[0].payload["reason"] == "non_payment"
     assert not any(a.kind == NOTIFY for a in plan)  # no reminder sent on the way down
-    unblocked = any(a.kind == UNBLOCK_ORDERS for a in plan)
-    assert unblocked == (d.stage is None)  # final_notice (after a promise) still blocks
 
 
-def test_leaving_final_notice_unblocks_orders(std):
+def test_leaving_final_notice_for_reminder_plans_nothing(std):
+    # Its order block is lifted with the stage by the run (see test_collections_run).
     plan = plan_transitions(std, [decide(std, row(days=10), "final_notice", as_of=AS_OF)])
-    assert kinds(plan) == [(UNBLOCK_ORDERS, None)]
+    assert kinds(plan) == [] and len(plan.transitions) == 1
 
 
 def test_planning_twice_gives_the_same_keys(std):

@@ -23,6 +23,7 @@ from riskdesk.collections.policy import load_policy, parse_policy
 from riskdesk.collections.run import run_collections
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
+    AuditEvent,
     CollectionState,
     OutboxAction,
     PromiseToPay,
@@ -92,7 +93,7 @@ def test_each_stage_is_entered_on_its_day_and_acted_on(engine, policy, book, pro
         assert report.failed == 0
     kinds = [a.kind for a in actions(engine)]
     assert kinds.count("notify_email") == 3  # reminder, final notice, suspended
-    assert "block_orders" in kinds and "suspend_subscription" in kinds
+    assert "suspend_subscription" in kinds
     assert provider_status(provider, book) == "suspended"
     subjects = [m["Subject"] for m in smtp.inbox.messages]
     assert len(subjects) == 3
@@ -121,6 +122,73 @@ def test_payment_reinstates_at_once_but_not_a_fraud_hold(engine, policy, book, p
     assert [a.kind for a in actions(engine, kind="reactivate_subscription")]
     execute(engine, provider, smtp, date(2026, 3, 6))
     assert provider_status(provider, book) == "active"
+
+
+def orders_blocked(engine, customer_id):
+    with session_scope(engine) as session:
+        state = session.get(CollectionState, customer_id)
+        return None if state is None else state.orders_blocked
+
+
+def stage_events(engine, customer_id):
+    with session_scope(engine) as session:
+        return session.scalars(
+            select(AuditEvent.data)
+            .where(
+                AuditEvent.action == "collections.stage_changed",
+                AuditEvent.subject_id == str(customer_id),
+            )
+            .order_by(AuditEvent.id)
+        ).all()
+
+
+def test_orders_are_blocked_with_the_stage_and_unblocked_with_payment(
+    engine, policy, book, provider, smtp
+):
+    customer = book["customer"]
+    collect(engine, policy, date(2026, 2, 10))  # reminder: orders still allowed
+    assert orders_blocked(engine, customer) is False
+    collect(engine, policy, date(2026, 2, 24))  # final notice blocks new orders at once
+    assert orders_blocked(engine, customer) is True
+    assert not [a for a in actions(engine) if "block" in a.kind]  # no action needed for it
+    with session_scope(engine) as session:
+        record_payment(
+            session,
+            customer_id=customer,
+            reference="PAY-B",
+            received_on=date(2026, 2, 25),
+            amount=Money("1550.25", "EUR"),
+        )
+    collect(engine, policy, date(2026, 2, 25), customer_ids=[customer])
+    assert stage_of(engine, customer) is None and orders_blocked(engine, customer) is False
+    events = stage_events(engine, customer)
+    assert [(e["to"], e["orders_blocked"]) for e in events] == [
+        ("reminder", False),
+        ("final_notice", True),
+        (None, False),
+    ]
+
+
+def test_each_action_is_audited_with_the_facts_of_its_transition(
+    engine, policy, book, provider, smtp
+):
+    day = date(2026, 3, 5)
+    collect(engine, policy, day)
+    (transition,) = stage_events(engine, book["customer"])
+    assert transition["facts"]["days_past_due"] == 30  # due 31 Jan, 3 grace days
+    assert transition["facts"]["overdue_amount"] == {"amount": "1550.25", "currency": "EUR"}
+    planned = actions(engine)
+    assert {a.payload["transition"] for a in planned} == {transition["transition"]}
+    assert all(a.idempotency_key.startswith(transition["transition"] + ":") for a in planned)
+    execute(engine, provider, smtp, day)
+    with session_scope(engine) as session:
+        done = session.scalars(
+            select(AuditEvent.data).where(AuditEvent.action == "action.done")
+        ).all()
+    assert len(done) == len(planned) > 1
+    for data in done:
+        assert data["facts"] == transition["facts"]
+        assert data["policy_version"] == policy.version
 
 
 def test_a_subscription_held_for_fraud_stays_suspended_after_payment(
@@ -159,7 +227,7 @@ def test_a_subscription_held_for_fraud_stays_suspended_after_payment(
 def test_a_crash_between_planning_and_acting_is_finished_once(
     engine, policy, book, provider, smtp, monkeypatch
 ):
-    day = date(2026, 3, 5)  # straight to suspended: notice, block, suspension
+    day = date(2026, 3, 5)  # straight to suspended: notice, order block, suspension
 
     # A failure inside the deciding transaction writes nothing at all ...
     def boom(*args, **kwargs):

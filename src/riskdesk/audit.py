@@ -134,6 +134,17 @@ def record_many(
     when = moment.astimezone(UTC).isoformat()
     encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
     sha256 = hashlib.sha256
+    # The head of `_digest`'s list after prev_hash (a hex string, encoded as itself in quotes)
+    # repeats a few values: each is encoded once.
+    encoded: dict[Any, str] = {}
+
+    def once(value: Any) -> str:
+        text = encoded.get(value)
+        if text is None:
+            text = encoded[value] = encode(value)
+        return text
+
+    fixed = f"{encode(when)},{encode(actor)}"
     rows = []
     for event in events:
         data = event.data or {}
@@ -141,8 +152,11 @@ def record_many(
         subject = None if event.subject_id is None else str(event.subject_id)
         text = encode(payload)
         # Exactly `_digest`'s body: the head of the list, then the data as encoded above.
-        head = encode([prev_hash, when, actor, event.action, event.subject_type, subject])
-        digest = sha256(f"{head[:-1]},{text}]".encode()).hexdigest()
+        head = (
+            f'["{prev_hash}",{fixed},{once(event.action)},{once(event.subject_type)},'
+            f"{encode(subject)}"
+        )
+        digest = sha256(f"{head},{text}]".encode()).hexdigest()
         rows.append(
             (moment, actor, event.action, event.subject_type, subject, text, prev_hash, digest)
         )

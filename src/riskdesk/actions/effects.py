@@ -19,10 +19,10 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from riskdesk.actions.outbox import decision_facts
 from riskdesk.book.detail import customer_detail
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
-    CollectionState,
     Customer,
     OutboxAction,
     Subscription,
@@ -162,26 +162,6 @@ def reactivate(ctx: Context, action: OutboxAction) -> Effect:
     return Effect(result=result, on_done=_set_provider_status(action.subscription_id, status))
 
 
-def _set_orders_blocked(action: OutboxAction, blocked: bool, now: datetime) -> Effect:
-    def apply(session: Session) -> None:
-        state = session.get(CollectionState, action.customer_id)
-        if state is None:
-            state = CollectionState(customer_id=action.customer_id, stage=None, updated_at=now)
-            session.add(state)
-        state.orders_blocked = blocked
-        state.updated_at = now
-
-    return Effect(result={"orders_blocked": blocked}, on_done=apply)
-
-
-def block_orders(ctx: Context, action: OutboxAction) -> Effect:
-    return _set_orders_blocked(action, True, ctx.now())
-
-
-def unblock_orders(ctx: Context, action: OutboxAction) -> Effect:
-    return _set_orders_blocked(action, False, ctx.now())
-
-
 def open_review_case(ctx: Context, action: OutboxAction) -> Effect:
     # riskdesk.cases does not exist yet: the audit event and this result are the review request.
     return Effect(
@@ -198,13 +178,18 @@ def webhook(ctx: Context, action: OutboxAction) -> Effect:
     url = action.payload.get("url")
     if not url:
         raise ActionPayloadError(f"webhook action {action.id} has no url in its payload")
-    body = action.payload.get("body") or {
-        "action_id": action.id,
-        "kind": action.kind,
-        "customer_id": action.customer_id,
-        "subscription_id": action.subscription_id,
-        "payload": {k: v for k, v in action.payload.items() if k != "url"},
-    }
+    body = action.payload.get("body")
+    if body is None:
+        with session_scope(ctx.engine) as session:
+            facts = decision_facts(session, action)
+        body = {
+            "action_id": action.id,
+            "kind": action.kind,
+            "customer_id": action.customer_id,
+            "subscription_id": action.subscription_id,
+            "payload": {k: v for k, v in action.payload.items() if k != "url"},
+            "facts": facts,
+        }
     timeout = float(action.payload.get("timeout", 10.0))
     return Effect(result=ctx.webhook(url, body, action.idempotency_key, timeout))
 
@@ -284,7 +269,5 @@ HANDLERS: dict[str, Callable[[Context, OutboxAction], Effect]] = {
     "reactivate_subscription": reactivate,
     "notify_email": notify_email,
     "webhook": webhook,
-    "block_orders": block_orders,
-    "unblock_orders": unblock_orders,
     "open_review_case": open_review_case,
 }

@@ -46,11 +46,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk.actions.effects import HANDLERS, Context, Effect
-from riskdesk.actions.outbox import audit_action
+from riskdesk.actions.outbox import audit_action, decision_facts
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
 from riskdesk.notify.mail import Mailer, TransientMailError
@@ -265,7 +265,7 @@ class Executor:
             policy_version=payload.get("policy_version"),
             stage=payload.get("stage"),
             reason=payload.get("reason"),
-            facts=payload.get("facts"),
+            facts=decision_facts(session, action),
             **data,
         )
 
@@ -329,7 +329,9 @@ class Executor:
         recovered = held = 0
         with session_scope(self.engine) as session:
             query = select(OutboxAction).where(
-                OutboxAction.status == ActionStatus.IN_PROGRESS.value,
+                # Literal, not a bound parameter: SQLite uses the partial index
+                # ix_outbox_actions_claimed only for a WHERE term that matches its own.
+                OutboxAction.status == literal_column(f"'{ActionStatus.IN_PROGRESS.value}'"),
                 OutboxAction.claimed_at <= moment - older_than,
             )
             if session.get_bind().dialect.name == "postgresql":

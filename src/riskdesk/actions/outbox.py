@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
-from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
+from riskdesk.db.models import ActionKind, ActionStatus, AuditEvent, OutboxAction
 from riskdesk.errors import NotFoundError, RiskdeskError
 
 
@@ -96,6 +96,38 @@ def _get(session: Session, action_id: int, *, lock: bool = True) -> OutboxAction
     if action is None:
         raise NotFoundError(f"unknown action {action_id}")
     return action
+
+
+#: The audit event that records a collections transition and the facts that triggered it.
+STAGE_CHANGED = "collections.stage_changed"
+
+
+def decision_facts(session: Session, action: OutboxAction) -> dict[str, Any] | None:
+    """The facts that triggered the decision behind `action`, as recorded when it was made.
+
+    A collections transition enqueues several actions; its facts are written once, in its
+    `collections.stage_changed` audit event (named by the payload's `transition` key), not
+    copied into every action. Actions enqueued with `facts` in their payload keep them there.
+    """
+    payload = action.payload or {}
+    if "facts" in payload:
+        return payload["facts"]
+    transition = payload.get("transition")
+    if not transition:
+        return None
+    events = session.scalars(
+        select(AuditEvent.data)
+        .where(
+            AuditEvent.subject_type == "customer",
+            AuditEvent.subject_id == str(action.customer_id),
+            AuditEvent.action == STAGE_CHANGED,
+        )
+        .order_by(AuditEvent.id.desc())
+    )
+    for data in events:
+        if data.get("transition") == transition:
+            return data.get("facts")
+    return None
 
 
 def audit_action(session: Session, action: OutboxAction, by: str, what: str, **data: Any) -> None:

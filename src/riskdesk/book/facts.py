@@ -27,7 +27,6 @@ Definitions, all as of the day `as_of` (inclusive):
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -38,6 +37,7 @@ from sqlalchemy import Date, String, TextClause, bindparam, text
 
 from riskdesk.book._sql import Bind, dialect_name
 from riskdesk.db.types import UTCDateTime
+from riskdesk.gcpause import gc_paused
 from riskdesk.money import Money, check_currency, minor_units
 
 
@@ -349,9 +349,7 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
     monies: dict[str, _MoneyOf] = {}
     # A hundred thousand customers make a million small objects; the cyclic garbage
     # collector would scan them over and over while they are built (none form cycles).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         for r in rows:
             currency = r[3]
             money = monies.get(currency)
@@ -401,9 +399,6 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
                 },
             )
             append(f)
-    finally:
-        if collecting:
-            gc.enable()
     return facts
 
 

@@ -133,12 +133,25 @@ def amount_of(value: Any) -> Decimal:
     return Decimal(value)
 
 
-def jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    """A facts row as JSON values: Money as '1234.50 EUR'-free parts, dates ISO."""
+def jsonable(row: dict[str, Any], memo: dict[int, Any] | None = None) -> dict[str, Any]:
+    """A facts row as JSON values: Money as {amount, currency}, dates ISO.
+
+    `memo` (by object id) lets a caller converting many rows convert each shared Money once
+    (the facts query shares equal amounts between customers); the objects must outlive it.
+    """
     out: dict[str, Any] = {}
     for key, value in row.items():
         if isinstance(value, Money):
-            out[key] = {"amount": str(value.amount), "currency": value.currency}
+            if memo is None:
+                out[key] = {"amount": str(value.amount), "currency": value.currency}
+                continue
+            converted = memo.get(id(value))
+            if converted is None:
+                converted = memo[id(value)] = {
+                    "amount": str(value.amount),
+                    "currency": value.currency,
+                }
+            out[key] = converted
         elif isinstance(value, Decimal):
             out[key] = str(value)
         elif isinstance(value, date):

@@ -3,22 +3,26 @@
 Kill Bill's overdue applicator acts only when the state changes; so does this planner. For
 each decision whose stage differs from the customer's previous stage:
 
-- moving to a more severe stage yields that stage's own actions (notify, block_orders,
-  suspend, open_case, webhook), plus any restriction of a skipped lesser stage the customer
-  does not already have (a customer going straight from good standing to `suspended` also has
-  its orders blocked);
+- moving to a more severe stage yields that stage's own actions (notify, suspend, open_case,
+  webhook), plus any suspension of a skipped lesser stage the customer does not already have
+  (a customer going straight from good standing to `suspended` is also suspended for the
+  scopes of the stages it skipped);
 - moving to a less severe stage (or none: paid, disputed, promise made, exempted) sends no new
   notices; it lifts what the new stage no longer holds: `reactivate` with reason
   `non_payment` when the suspension is lifted (the executor reactivates a subscription only
-  when no other suspension reason remains) and `unblock_orders` when the order block is lifted.
+  when no other suspension reason remains).
 
 Restrictions accumulate: a stage holds the order block and suspensions of every stage below
-it (see `Policy.holds`).
+it (see `Policy.holds`). Blocking new orders is not an outbox action: it has no effect outside
+riskdesk, so the run records it with the stage (`collection_states.orders_blocked`) in the
+same transaction, and order screening reads it there.
 
-Every action has a deterministic idempotency key
-`collections:{policy_version}:{customer_id}:{stage}:{entered_on}:{n}` (`n` is the action's
-index in the stage, or a name for derived actions), so planning the same transition again
-never enqueues it twice.
+Every action has a deterministic idempotency key `{transition}:{n}`, where the transition key
+is `collections:{policy_version[:16]}:{customer_id}:{stage}:{entered_on}` and `n` is the
+action's index in the stage, or a name for derived actions, so planning the same transition
+again never enqueues it twice. A payload names its transition (`transition`), stage, policy
+version and day; the facts that triggered it are recorded once per transition, in the
+`collections.stage_changed` audit event, not copied into every action.
 
 Blast radius: when more customers than `max_suspensions_per_run` would newly be suspended,
 none of those transitions is planned (they are returned in `withheld`, and stay at their
@@ -34,9 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from riskdesk.collections.evaluate import Decision
-from riskdesk.collections.facts import amount_of, jsonable
+from riskdesk.collections.facts import amount_of
 from riskdesk.collections.policy import (
-    BlockOrdersAction,
     NotifyAction,
     OpenCaseAction,
     Policy,
@@ -49,12 +52,23 @@ from riskdesk.collections.policy import (
 NOTIFY = "notify_email"
 SUSPEND = "suspend_subscription"
 REACTIVATE = "reactivate_subscription"
-BLOCK_ORDERS = "block_orders"
-UNBLOCK_ORDERS = "unblock_orders"
 OPEN_CASE = "open_review_case"
 WEBHOOK = "webhook"
 
 NON_PAYMENT = "non_payment"
+
+#: How much of the policy version a transition key carries: enough to tell versions apart,
+#: short enough to keep the outbox's unique index small.
+KEY_VERSION_CHARS = 16
+
+
+def transition_key(policy_version: str, decision: Decision) -> str:
+    """The key of one stage change; its actions' keys extend it."""
+    stage = decision.stage or "none"
+    return (
+        f"collections:{policy_version[:KEY_VERSION_CHARS]}:{decision.customer_id}:"
+        f"{stage}:{decision.as_of}"
+    )
 
 
 @dataclass(frozen=True)
@@ -82,9 +96,6 @@ class Plan:
     transitions: list[Decision] = field(default_factory=list)
     withheld: list[Decision] = field(default_factory=list)
     alert: str | None = None
-    # The facts of each planned transition as JSON values (by id of the decision), as the
-    # actions' payloads carry them; the run reuses them for its audit events.
-    facts_json: dict[int, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def blast_radius_exceeded(self) -> bool:
@@ -135,26 +146,17 @@ def plan_transitions(policy: Policy, decisions: Iterable[Decision]) -> Plan:
     stopped = {id(d) for d in withheld}
     actions: list[PlannedAction] = []
     transitions: list[Decision] = []
-    facts_json: dict[int, dict[str, Any]] = {}
     version = policy.version
     for decision in changed:
         if id(decision) in stopped:
             continue
         transitions.append(decision)
-        facts = jsonable({k: v for k, v in decision.facts.items() if k != "customer_id"})
-        facts_json[id(decision)] = facts
-        actions.extend(_actions_for(policy, decision, table, version, facts))
-    return Plan(
-        actions=actions,
-        transitions=transitions,
-        withheld=withheld,
-        alert=alert,
-        facts_json=facts_json,
-    )
+        actions.extend(_actions_for(policy, decision, table, version))
+    return Plan(actions=actions, transitions=transitions, withheld=withheld, alert=alert)
 
 
 def _actions_for(
-    policy: Policy, d: Decision, table: StageTable, version: str, facts: dict[str, Any]
+    policy: Policy, d: Decision, table: StageTable, version: str
 ) -> list[PlannedAction]:
     severity = table.severity
     holds = table.holds
@@ -163,22 +165,19 @@ def _actions_for(
     new_level = severity.get(d.stage, -1)
     # A stage the policy no longer has: assume it held everything, so lifting is planned
     # (the executor does nothing where nothing is held).
-    old_blocked, old_suspended = (
-        holds.get(d.previous_stage, (False, False)) if known else (True, True)
-    )
-    new_blocked, new_suspended = holds.get(d.stage, (False, False))
+    old_suspended = holds.get(d.previous_stage, (False, False))[1] if known else True
+    new_suspended = holds.get(d.stage, (False, False))[1]
     approval = _newly_suspends(table, d) and requires_approval(policy, d)
 
+    prefix = transition_key(version, d)
     base = {
+        "transition": prefix,
         "stage": d.stage,
         "previous_stage": d.previous_stage,
         "policy_version": version,
         "as_of": d.as_of.isoformat(),
         "reason": d.reason,
-        "detail": d.detail,
-        "facts": facts,
     }
-    prefix = f"collections:{version}:{d.customer_id}:{d.stage or 'none'}:{d.as_of}"
     out: list[PlannedAction] = []
 
     def add(suffix: str | int, kind: str, extra: dict[str, Any]) -> None:
@@ -196,18 +195,13 @@ def _actions_for(
     if new_level > old_level or not known:
         # Restrictions of skipped stages not already in force, before the stage's own.
         stage = d.stage
-        own_blocks, own_suspends = table.own[stage] if stage is not None else (False, False)
-        if new_blocked and not (known and old_blocked) and not own_blocks:
-            add("hold-block_orders", BLOCK_ORDERS, {})
+        own_suspends = table.own[stage][1] if stage is not None else False
         if new_suspended and not (known and old_suspended) and not own_suspends:
             for i, action in enumerate(table.suspend_actions.get(stage, ())):
                 add(f"hold-suspend-{i}", SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
         for i, kind, action in table.actions[stage] if stage is not None else ():
             if kind == NotifyAction.kind:
                 add(i, NOTIFY, {"template": action.notify})
-            elif kind == BlockOrdersAction.kind:
-                if not (known and old_blocked):
-                    add(i, BLOCK_ORDERS, {})
             elif kind == SuspendAction.kind:
                 add(i, SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
             elif kind == OpenCaseAction.kind:
@@ -225,6 +219,4 @@ def _actions_for(
         ]
         if lifted:
             add("reactivate", REACTIVATE, {"reason": NON_PAYMENT, "scope": lifted, "keep": keep})
-    if old_blocked and not new_blocked:
-        add("unblock", UNBLOCK_ORDERS, {})
     return out

@@ -18,17 +18,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Text, insert, select, type_coerce
+from sqlalchemy import Connection, Engine, Text, select, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
 from riskdesk.book.facts import customer_facts
 from riskdesk.collections.evaluate import Decision, decide_many
-from riskdesk.collections.facts import policy_facts
-from riskdesk.collections.plan import Plan, PlannedAction, plan_transitions
+from riskdesk.collections.facts import jsonable, policy_facts
+from riskdesk.collections.plan import Plan, PlannedAction, plan_transitions, transition_key
 from riskdesk.collections.policy import Policy
 from riskdesk.db.bulk import bulk_insert
 from riskdesk.db.models import (
@@ -42,6 +42,7 @@ from riskdesk.db.models import (
     PromiseToPay,
     Subscription,
 )
+from riskdesk.gcpause import gc_paused
 
 PER_SUBSCRIPTION = {ActionKind.SUSPEND_SUBSCRIPTION.value, ActionKind.REACTIVATE_SUBSCRIPTION.value}
 
@@ -70,7 +71,9 @@ def _customer_context(
     """(tags and created_on, current stage, latest active promise date) per customer."""
     # Tags as the stored text (most customers share a few lists): parsed once per distinct
     # text below, not once per customer by the JSON type.
-    customers = select(Customer.id, type_coerce(Customer.tags, Text), Customer.created_on)
+    customers = select(
+        Customer.id, type_coerce(Customer.tags, Text), type_coerce(Customer.created_on, Text)
+    )
     states = select(CollectionState.customer_id, CollectionState.stage)
     promises = select(PromiseToPay.customer_id, PromiseToPay.due_on).where(
         PromiseToPay.status == PromiseStatus.ACTIVE.value, PromiseToPay.promised_on <= as_of
@@ -89,7 +92,19 @@ def _customer_context(
             raw = value
         return list(raw or [])
 
-    info = {cid: (tags_of(raw), created) for cid, raw, created in connection.execute(customers)}
+    days: dict[Any, date | None] = {None: None}
+
+    def day_of(raw: Any) -> date | None:
+        # SQLite returns the stored ISO text (parsed once per distinct day here, not by the
+        # Date type's regular expression per row); PostgreSQL a date.
+        value = days.get(raw)
+        if value is None and raw is not None:
+            value = days[raw] = raw if isinstance(raw, date) else date.fromisoformat(raw)
+        return value
+
+    info = {
+        cid: (tags_of(raw), day_of(created)) for cid, raw, created in connection.execute(customers)
+    }
     current = dict(connection.execute(states).all())
     promise_until: dict[int, date] = {}
     for cid, due_on in connection.execute(promises):
@@ -128,6 +143,11 @@ def evaluate(
     return decide_many(policy, rows, current, as_of)
 
 
+#: Customers from which reading every live subscription and filtering here is cheaper than a
+#: list of ids in the statement (a first run over the whole book).
+WHOLE_BOOK_FROM = 2000
+
+
 def _subscriptions_in_scope(
     connection: Connection, customer_ids: set[int]
 ) -> dict[int, list[tuple[int, str, str]]]:
@@ -137,12 +157,12 @@ def _subscriptions_in_scope(
         return found
     query = select(
         Subscription.customer_id, Subscription.id, Subscription.kind, Subscription.offer_id
-    ).where(
-        Subscription.customer_id.in_(sorted(customer_ids)),
-        Subscription.provider_status.not_in(("deleted", "expired", "disabled")),
-    )
+    ).where(Subscription.provider_status.not_in(("deleted", "expired", "disabled")))
+    if len(customer_ids) <= WHOLE_BOOK_FROM:
+        query = query.where(Subscription.customer_id.in_(sorted(customer_ids)))
     for cid, sid, kind, offer in connection.execute(query):
-        found[cid].append((sid, kind, offer))
+        if cid in customer_ids:
+            found[cid].append((sid, kind, offer))
     return found
 
 
@@ -154,9 +174,22 @@ def _in_scope(scope: dict[str, Any] | None, kind: str, offer: str) -> bool:
     return offer in scope.get("offers", ())
 
 
-def outbox_rows(
-    connection: Connection, actions: Sequence[PlannedAction], now: datetime
-) -> list[dict[str, Any]]:
+class OutboxRow(NamedTuple):
+    """One outbox row as planned (the columns a run sets; the rest start empty)."""
+
+    idempotency_key: str
+    kind: str
+    customer_id: int
+    subscription_id: int | None
+    payload: dict[str, Any]
+    status: str
+
+
+_PENDING = ActionStatus.PENDING.value
+_AWAITING_APPROVAL = ActionStatus.AWAITING_APPROVAL.value
+
+
+def outbox_rows(connection: Connection, actions: Sequence[PlannedAction]) -> list[OutboxRow]:
     """The planned actions as outbox rows; suspensions and reactivations, one per subscription.
 
     A reactivation is planned for every subscription in its scope: the executor lifts only
@@ -165,29 +198,27 @@ def outbox_rows(
     subscriptions = _subscriptions_in_scope(
         connection, {a.customer_id for a in actions if a.kind in PER_SUBSCRIPTION}
     )
-    rows = []
+    rows: list[OutboxRow] = []
+    append = rows.append
     for action in actions:
-        status = (
-            ActionStatus.AWAITING_APPROVAL if action.requires_approval else ActionStatus.PENDING
-        ).value
-        base = {
-            "kind": action.kind,
-            "customer_id": action.customer_id,
-            "payload": action.payload,
-            "status": status,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
+        status = _AWAITING_APPROVAL if action.requires_approval else _PENDING
         if action.kind not in PER_SUBSCRIPTION:
-            rows.append(base | {"idempotency_key": action.key, "subscription_id": None})
+            append(
+                OutboxRow(action.key, action.kind, action.customer_id, None, action.payload, status)
+            )
             continue
         scope = action.payload.get("scope")
         for sid, kind, offer in subscriptions.get(action.customer_id, ()):
             if _in_scope(scope, kind, offer):
-                rows.append(
-                    base | {"idempotency_key": f"{action.key}:{sid}", "subscription_id": sid}
+                append(
+                    OutboxRow(
+                        f"{action.key}:{sid}",
+                        action.kind,
+                        action.customer_id,
+                        sid,
+                        action.payload,
+                        status,
+                    )
                 )
     return rows
 
@@ -208,7 +239,7 @@ _OUTBOX_COLUMNS = (
 )
 
 
-def _enqueue_all(session: Session, rows: list[dict[str, Any]]) -> int:
+def _enqueue_all(session: Session, rows: Sequence[OutboxRow], now: datetime) -> int:
     """INSERT ... ON CONFLICT DO NOTHING for all rows at once; returns how many were new.
 
     Written by `bulk_insert` (executemany on SQLite, COPY on PostgreSQL), values in storage
@@ -216,43 +247,34 @@ def _enqueue_all(session: Session, rows: list[dict[str, Any]]) -> int:
     """
     if not rows:
         return 0
+    if now.tzinfo is None:
+        raise ValueError(f"naive datetime {now!r}: riskdesk stores timezone-aware UTC")
     connection = session.connection()
     if connection.dialect.name == "postgresql" and len(rows) <= SMALL_BATCH:
         # A few rows (one customer re-evaluated): one INSERT ... ON CONFLICT DO NOTHING is
         # cheaper than bulk_insert's staging table; it returns the rows inserted.
         stmt = (
             postgresql.insert(OutboxAction.__table__)
-            .values(rows)
+            .values(
+                [
+                    r._asdict()
+                    | {"attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
+                    for r in rows
+                ]
+            )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
             .returning(OutboxAction.__table__.c.id)
         )
         return len(connection.execute(stmt).all())
     texts: dict[int, str] = {}
+    dumps = json.dumps
     values = []
-    for r in rows:
-        for column in ("next_attempt_at", "created_at", "updated_at"):
-            if r[column].tzinfo is None:
-                raise ValueError(
-                    f"naive datetime {r[column]!r}: riskdesk stores timezone-aware UTC"
-                )
-        payload = r["payload"]
+    append = values.append
+    for key, kind, customer_id, subscription_id, payload, status in rows:
         text = texts.get(id(payload))
         if text is None:
-            text = texts[id(payload)] = json.dumps(payload)
-        values.append(
-            (
-                r["idempotency_key"],
-                r["kind"],
-                r["customer_id"],
-                r["subscription_id"],
-                text,
-                r["status"],
-                r["attempts"],
-                r["next_attempt_at"],
-                r["created_at"],
-                r["updated_at"],
-            )
-        )
+            text = texts[id(payload)] = dumps(payload)
+        append((key, kind, customer_id, subscription_id, text, status, 0, now, now, now))
     return bulk_insert(
         connection,
         OutboxAction.__table__,
@@ -275,7 +297,8 @@ def run_collections(
     """Decide every customer's stage and plan (or, with `dry_run`, only show) the changes."""
     moment = now or datetime.now(UTC)
     report = RunReport(as_of=as_of, policy_version=policy.version, dry_run=dry_run)
-    with engine.connect() as connection:
+    # Millions of short-lived objects over the whole book: see riskdesk.gcpause.
+    with gc_paused(), engine.connect() as connection:
         transaction = connection.begin()
         try:
             decisions = evaluate(connection, policy, as_of, customer_ids)
@@ -288,29 +311,34 @@ def run_collections(
             plan = plan_transitions(policy, changed)
             report.plan = plan
             report.alert = plan.alert
-            rows = outbox_rows(connection, plan.actions, moment)
+            rows = outbox_rows(connection, plan.actions)
             if dry_run:
                 transaction.rollback()
                 report.enqueued = len(rows)
                 return report
             session = Session(bind=connection)
             _record_policy(session, policy, moment)
-            report.enqueued = _enqueue_all(session, rows)
+            report.enqueued = _enqueue_all(session, rows, moment)
             report.already_enqueued = len(rows) - report.enqueued
             _record_states(session, policy, plan.transitions, moment)
+            holds = policy.stage_table().holds
+            version = policy.version
+            memo: dict[int, Any] = {}
             events = [
                 audit.NewEvent(
                     "collections.stage_changed",
                     "customer",
                     d.customer_id,
                     {
+                        "transition": transition_key(version, d),
                         "from": d.previous_stage,
                         "to": d.stage,
                         "reason": d.reason,
                         "detail": d.detail,
-                        "policy_version": policy.version,
+                        "orders_blocked": holds[d.stage][0],
+                        "policy_version": version,
                         "as_of": as_of.isoformat(),
-                        "facts": plan.facts_json.get(id(d)) or _jsonable_facts(d),
+                        "facts": _jsonable_facts(d, memo),
                     },
                 )
                 for d in plan.transitions
@@ -349,10 +377,8 @@ def run_collections(
     return report
 
 
-def _jsonable_facts(decision: Decision) -> dict[str, Any]:
-    from riskdesk.collections.facts import jsonable
-
-    return jsonable({k: v for k, v in decision.facts.items() if k != "customer_id"})
+def _jsonable_facts(decision: Decision, memo: dict[int, Any]) -> dict[str, Any]:
+    return jsonable({k: v for k, v in decision.facts.items() if k != "customer_id"}, memo)
 
 
 def _record_policy(session: Session, policy: Policy, moment: datetime) -> None:
@@ -368,9 +394,20 @@ def _record_policy(session: Session, policy: Policy, moment: datetime) -> None:
         session.flush()
 
 
+_STATE_COLUMNS = (
+    "customer_id",
+    "stage",
+    "entered_on",
+    "policy_version",
+    "orders_blocked",
+    "updated_at",
+)
+
+
 def _record_states(
     session: Session, policy: Policy, transitions: Sequence[Decision], moment: datetime
 ) -> None:
+    """Each transition's new stage and order block (which takes effect here, not via the outbox)."""
     if not transitions:
         return
     ids = [d.customer_id for d in transitions]
@@ -383,31 +420,24 @@ def _record_states(
             )
         )
     }
-    new: list[dict[str, Any]] = []
+    new: list[tuple[Any, ...]] = []
+    version = policy.version
+    holds = policy.stage_table().holds
     for d in transitions:
-        blocked = policy.holds(d.stage)[0]
+        blocked = holds.get(d.stage, (False, False))[0]
         state = existing.get(d.customer_id)
         if state is None:
             # New states as plain rows, inserted at once below (not one ORM object each).
-            new.append(
-                {
-                    "customer_id": d.customer_id,
-                    "stage": d.stage,
-                    "entered_on": d.as_of,
-                    "policy_version": policy.version,
-                    "orders_blocked": blocked,
-                    "updated_at": moment,
-                }
-            )
+            new.append((d.customer_id, d.stage, d.as_of, version, blocked, moment))
         else:
             state.stage = d.stage
             state.entered_on = d.as_of
-            state.policy_version = policy.version
+            state.policy_version = version
             state.orders_blocked = blocked
             state.updated_at = moment
     session.flush()
     if new:
-        session.execute(insert(CollectionState.__table__), new)
+        bulk_insert(session.connection(), CollectionState.__table__, _STATE_COLUMNS, new)
 
 
 @dataclass(frozen=True)
@@ -434,7 +464,7 @@ def preview(engine: Engine, policy: Policy, *, start: date, days: int) -> list[P
     applied per day as a run would.
     """
     events: list[PreviewEvent] = []
-    with engine.connect() as connection:
+    with gc_paused(), engine.connect() as connection:
         names = {
             cid: (name, currency)
             for cid, name, currency in connection.execute(
@@ -448,10 +478,10 @@ def preview(engine: Engine, policy: Policy, *, start: date, days: int) -> list[P
             day = start + timedelta(days=offset)
             decisions = evaluate(connection, policy, day, stages=stages)
             plan = plan_transitions(policy, [d for d in decisions if d.changed])
-            rows = outbox_rows(connection, plan.actions, datetime.now(UTC))
-            per_customer: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            rows = outbox_rows(connection, plan.actions)
+            per_customer: dict[int, list[OutboxRow]] = defaultdict(list)
             for row in rows:
-                per_customer[row["customer_id"]].append(row)
+                per_customer[row.customer_id].append(row)
             for d in plan.transitions:
                 mine = per_customer.get(d.customer_id, [])
                 name, currency = names.get(d.customer_id, (str(d.customer_id), ""))
@@ -464,16 +494,12 @@ def preview(engine: Engine, policy: Policy, *, start: date, days: int) -> list[P
                         previous_stage=d.previous_stage,
                         stage=d.stage,
                         notices=tuple(
-                            r["payload"].get("template", "")
+                            r.payload.get("template", "")
                             for r in mine
-                            if r["kind"] == ActionKind.NOTIFY_EMAIL.value
+                            if r.kind == ActionKind.NOTIFY_EMAIL.value
                         ),
-                        suspends=sum(
-                            r["kind"] == ActionKind.SUSPEND_SUBSCRIPTION.value for r in mine
-                        ),
-                        requires_approval=any(
-                            r["status"] == ActionStatus.AWAITING_APPROVAL.value for r in mine
-                        ),
+                        suspends=sum(r.kind == ActionKind.SUSPEND_SUBSCRIPTION.value for r in mine),
+                        requires_approval=any(r.status == _AWAITING_APPROVAL for r in mine),
                         overdue_amount=str(d.facts.get("overdue_amount", "")),
                         days_past_due=int(d.facts.get("days_past_due", 0)),
                     )
