@@ -141,16 +141,15 @@ def jsonable(row: dict[str, Any], memo: dict[int, Any] | None = None) -> dict[st
     """
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if isinstance(value, Money):
-            if memo is None:
-                out[key] = {"amount": str(value.amount), "currency": value.currency}
-                continue
-            converted = memo.get(id(value))
+        kind = type(value)
+        if kind in _PLAIN:
+            out[key] = value
+        elif kind is Money:
+            converted = None if memo is None else memo.get(id(value))
             if converted is None:
-                converted = memo[id(value)] = {
-                    "amount": str(value.amount),
-                    "currency": value.currency,
-                }
+                converted = {"amount": str(value.amount), "currency": value.currency}
+                if memo is not None:
+                    memo[id(value)] = converted
             out[key] = converted
         elif isinstance(value, Decimal):
             out[key] = str(value)
@@ -161,3 +160,7 @@ def jsonable(row: dict[str, Any], memo: dict[int, Any] | None = None) -> dict[st
         else:
             out[key] = value
     return out
+
+
+#: Values that are JSON as they are (checked by exact type first: a facts row is mostly these).
+_PLAIN = frozenset({int, str, bool, float, type(None)})
