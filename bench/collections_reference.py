@@ -134,8 +134,10 @@ def decide_each(
     """Every customer's decision, one customer at a time."""
     current = current or {}
     out: dict[int, Decision] = {}
-    for cid in customer_ids:
+    for n, cid in enumerate(customer_ids, start=1):
         row = customer_row(session, cid, as_of)
         if row is not None:
             out[cid] = decide(policy, row, current.get(cid), as_of=as_of)
+        if n % 1000 == 0:
+            session.expunge_all()  # keep the identity map (and memory) small over the book
     return out

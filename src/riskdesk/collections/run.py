@@ -126,21 +126,22 @@ def evaluate(
     `stages` overrides the current stages read from the book (the what-if preview carries
     its own from day to day).
     """
-    facts = customer_facts(connection, as_of, customer_ids)
-    info, current, promise_until = _customer_context(connection, as_of, customer_ids)
-    if stages is not None:
-        current = stages
-    rows = [
-        policy_facts(
-            f,
-            tags=info.get(f.customer_id, ([], None))[0],
-            created_on=info.get(f.customer_id, ([], None))[1],
-            promise_until=promise_until.get(f.customer_id),
-            as_of=as_of,
-        )
-        for f in facts
-    ]
-    return decide_many(policy, rows, current, as_of)
+    with gc_paused():  # a whole-book pass: see riskdesk.gcpause
+        facts = customer_facts(connection, as_of, customer_ids)
+        info, current, promise_until = _customer_context(connection, as_of, customer_ids)
+        if stages is not None:
+            current = stages
+        rows = [
+            policy_facts(
+                f,
+                tags=info.get(f.customer_id, ([], None))[0],
+                created_on=info.get(f.customer_id, ([], None))[1],
+                promise_until=promise_until.get(f.customer_id),
+                as_of=as_of,
+            )
+            for f in facts
+        ]
+        return decide_many(policy, rows, current, as_of)
 
 
 #: Customers from which reading every live subscription and filtering here is cheaper than a
