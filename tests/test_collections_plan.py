@@ -142,6 +142,20 @@ def test_already_suspended_customers_do_not_count_toward_the_blast_radius():
     assert plan.alert is None and len(plan.transitions) == 5
 
 
+def test_approval_is_decided_in_the_customers_own_currency():
+    p = policy(approval_threshold="{EUR: 50000, JPY: 8000000}")
+
+    def suspending(customer_id, overdue, currency):
+        d = decide(p, row(customer_id, days=33, overdue=overdue, currency=currency), None,
+                   as_of=AS_OF)  # fmt: skip
+        return {a.requires_approval for a in plan_transitions(p, [d])}
+
+    assert suspending(1, "60000", "JPY") == {False}  # 60,000 yen is small
+    assert suspending(2, "8000001", "JPY") == {True}
+    assert suspending(3, "60000", "EUR") == {True}
+    assert suspending(4, "10", "BRL") == {True}  # no amount set for reais: a person decides
+
+
 def test_large_balances_need_approval(std):
     big = decide(std, row(1, days=33, overdue="50000.01"), "final_notice", as_of=AS_OF)
     edge = decide(std, row(2, days=33, overdue="50000.00"), "final_notice", as_of=AS_OF)

@@ -38,13 +38,44 @@ def test_shipped_policy_loads():
     p = load_policy(STANDARD)
     assert p.stage_names == ["reminder", "final_notice", "suspended", "write_off_review"]
     assert p.grace_days == 3 and p.max_suspensions_per_run == 50
-    assert p.approval_threshold == 50000 and p.exempt_tags == ["enforcement_off"]
+    assert p.approval_threshold_for("EUR") == 50000 and p.exempt_tags == ["enforcement_off"]
+    assert p.approval_threshold_for("JPY") == 8_000_000
+    assert p.approval_threshold_for("BRL") is None  # not listed: a person always decides
     assert p.version == hashlib.sha256(STANDARD.read_bytes()).hexdigest()
     assert p.rules.names == ("write_off_review", "suspended", "final_notice", "reminder")
     scopes = [a.scope for a in p.stage("suspended").actions if isinstance(a, SuspendAction)]
     assert scopes == [{"kind": "consumption"}, {"kind": "seat"}]
     assert p.holds("write_off_review") == (True, True)
     assert p.holds("reminder") == (False, False)
+
+
+def test_one_approval_threshold_applies_in_every_currency():
+    p = parse_policy(policy_text(approval_threshold="1000"), source="standard.yaml")
+    assert p.approval_threshold_for("EUR") == p.approval_threshold_for("JPY") == 1000
+
+
+def test_a_per_currency_threshold_may_name_every_other_currency():
+    text = policy_text(approval_threshold='{EUR: 50000, "*": 40000}')
+    p = parse_policy(text, source="standard.yaml")
+    assert p.approval_threshold_for("EUR") == 50000
+    assert p.approval_threshold_for("CHF") == 40000
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{EURO: 50000}", "'EURO' is not an ISO 4217 currency code"),
+        ("{EUR: -5}", "approval_threshold for EUR: an amount cannot be negative"),
+        ("{EUR: lots}", "approval_threshold for EUR: an amount is a number"),
+        ("-1", "approval_threshold: an amount cannot be negative"),
+    ],
+)
+def test_a_bad_approval_threshold_is_refused_with_its_line(tmp_path, value, message):
+    text = policy_text(approval_threshold=value)
+    error = _refused(tmp_path, text)
+    line = _line_of(text, "approval_threshold:")
+    assert f"standard.yaml:{line}: approval_threshold" in str(error)
+    assert message in str(error)
 
 
 def test_known_templates_are_the_notices_notify_ships():

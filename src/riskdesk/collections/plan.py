@@ -123,9 +123,18 @@ def _newly_suspends(table: StageTable, decision: Decision) -> bool:
 
 
 def requires_approval(policy: Policy, decision: Decision) -> bool:
-    """Whether a suspension of this customer waits for a person (open balance over threshold)."""
+    """Whether a suspension of this customer waits for a person.
+
+    It does when the open balance is over the policy's threshold for the customer's currency,
+    and always for a currency the policy sets no threshold for (a per-currency threshold
+    without "*"): an amount is never compared across currencies.
+    """
     balance = decision.facts.get("open_balance")
-    return balance is not None and amount_of(balance) > policy.approval_threshold
+    if balance is None:
+        return False
+    currency = getattr(balance, "currency", None) or decision.facts.get("currency")
+    threshold = policy.approval_threshold_for(currency)
+    return threshold is None or amount_of(balance) > threshold
 
 
 def plan_transitions(policy: Policy, decisions: Iterable[Decision]) -> Plan:

@@ -9,7 +9,7 @@ least to most severe; each stage has a CEL condition over the documented facts
     exempt_tags: [enforcement_off]
     grace_days: 3
     max_suspensions_per_run: 50
-    approval_threshold: 50000
+    approval_threshold: 50000         # or per currency: {EUR: 50000, JPY: 8000000, "*": ...}
     reinstatement: within one business day of payment
     stages:
       - name: reminder
@@ -57,6 +57,7 @@ from pydantic import (
 from riskdesk.collections._yaml import field_path, line_of, load_located
 from riskdesk.collections.facts import fact_schema
 from riskdesk.errors import RiskdeskError
+from riskdesk.money import CURRENCIES
 from riskdesk.rules import RuleError, RuleSet, compile_rules
 
 #: Mail templates a collections policy may name in `notify`: the notices `riskdesk.notify`
@@ -228,6 +229,19 @@ class Stage(_Strict):
         return any(isinstance(a, BlockOrdersAction) for a in self.actions)
 
 
+#: In a per-currency `approval_threshold`, the key for every currency not listed.
+OTHER_CURRENCIES = "*"
+
+
+def _amount(value: Any, what: str) -> Decimal:
+    amount = _to_decimal(value)
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise ValueError(f"{what}: an amount is a number, e.g. 50000")
+    if amount < 0:
+        raise ValueError(f"{what}: an amount cannot be negative")
+    return amount
+
+
 def _to_decimal(value: Any) -> Any:
     if isinstance(value, bool):
         return value  # refused below as not a number
@@ -246,18 +260,33 @@ class PolicySpec(_Strict):
     exempt_tags: list[StrictStr] = Field(default_factory=list)
     grace_days: StrictInt = Field(ge=0, le=365)
     max_suspensions_per_run: StrictInt = Field(ge=0)
-    approval_threshold: Decimal = Field(ge=0)
+    approval_threshold: Decimal | dict[str, Decimal]
     reinstatement: StrictStr
     promise_lifts_suspension: StrictBool = True
     stages: list[Stage] = Field(min_length=1)
 
     @field_validator("approval_threshold", mode="before")
     @classmethod
-    def _amount(cls, value: Any) -> Any:
-        value = _to_decimal(value)
-        if not isinstance(value, Decimal):
-            raise ValueError("an amount is a number, e.g. 50000")
-        return value
+    def _threshold(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            out = {}
+            for currency, amount in value.items():
+                if currency != OTHER_CURRENCIES and currency not in CURRENCIES:
+                    raise ValueError(
+                        f"{currency!r} is not an ISO 4217 currency code (nor "
+                        f"{OTHER_CURRENCIES!r} for every other currency)"
+                    )
+                out[currency] = _amount(amount, f"approval_threshold for {currency}")
+            return out
+        return _amount(value, "approval_threshold")
+
+    def approval_threshold_for(self, currency: str | None) -> Decimal | None:
+        """The open balance above which suspending a customer invoiced in `currency` waits
+        for a person; None: every suspension in that currency waits (no amount was set)."""
+        threshold = self.approval_threshold
+        if isinstance(threshold, Decimal):
+            return threshold
+        return threshold.get(currency or "", threshold.get(OTHER_CURRENCIES))
 
 
 class Policy(PolicySpec):
