@@ -63,6 +63,34 @@ def test_dry_run_then_run_then_rerun_on_the_demo_book(database_url, tmp_path):
     assert again["transitions"] == [] and again["actions_planned"] == 0
 
 
+def test_a_blast_radius_stop_is_lifted_for_one_run_by_a_named_person(database_url, tmp_path):
+    state = demo_book(database_url, tmp_path)
+    env = {
+        "RISKDESK_PROVIDER_SANDBOX_STATE": str(state),
+        "RISKDESK_MAIL_DIR": str(tmp_path / "mail"),
+    }
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(
+        STANDARD.read_text().replace("max_suspensions_per_run: 50", "max_suspensions_per_run: 1")
+    )
+    common = ["collections", "run", "--as-of", "2026-06-15", "--policy", str(strict), "--json"]
+    stopped = json.loads(invoke(database_url, *common, "--dry-run", env=env).output)
+    wanted = int(re.search(r"--max-suspensions (\d+)", stopped["alert"]).group(1))
+    assert wanted > 1 and "suspended" not in stopped["by_stage"]
+
+    anonymous = invoke(database_url, *common, "--max-suspensions", str(wanted), env=env)
+    assert anonymous.exit_code == 2 and "--by" in anonymous.output
+
+    run = invoke(database_url, *common, "--max-suspensions", str(wanted), "--by", "j.doe", env=env)
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.output)
+    assert report["alert"] is None
+    assert (
+        sum(t["to"] in ("suspended", "write_off_review") for t in report["transitions"]) == wanted
+    )
+    assert report["executed"]["failed"] == 0
+
+
 def test_a_policy_with_a_typo_is_refused_before_anything_runs(database_url, tmp_path):
     bad = tmp_path / "typo.yaml"
     bad.write_text(STANDARD.read_text().replace("days_past_due >= 30", "days_pas_due >= 30"))

@@ -127,6 +127,16 @@ def test_blast_radius_stops_every_suspension_and_alerts():
     assert kinds(plan) == [(NOTIFY, "reminder")]
 
 
+def test_a_person_may_raise_the_limit_for_one_plan():
+    p = policy(max_suspensions_per_run=2)
+    rows = [row(i, days=33) for i in range(3)]
+    decisions = decide_many(p, rows, {}, AS_OF)
+    assert plan_transitions(p, decisions).blast_radius_exceeded
+    assert "--max-suspensions 3" in plan_transitions(p, decisions).alert
+    raised = plan_transitions(p, decisions, max_suspensions=3)
+    assert raised.alert is None and sum(a.kind == SUSPEND for a in raised) == 6
+
+
 def test_blast_radius_at_the_limit_proceeds():
     p = policy(max_suspensions_per_run=3)
     rows = [row(i, days=33) for i in range(3)]

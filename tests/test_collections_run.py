@@ -280,6 +280,18 @@ def test_blast_radius_stops_every_suspension_and_raises_an_alert(engine, book):
     assert actions(engine, kind="suspend_subscription") == []
     assert stage_of(engine, book["customer"]) is None  # left as it was, to be decided again
     assert stage_of(engine, other_id) is None
+    assert report.by_stage == {}  # the report counts them where they stay, not where they'd go
+
+    # A person checks the facts and lets this one run proceed.
+    report = collect(engine, policy, date(2026, 3, 5), max_suspensions=2, actor="j.doe")
+    assert report.alert is None and report.by_stage == {"suspended": 2}
+    assert stage_of(engine, book["customer"]) == "suspended"
+    assert len(actions(engine, kind="suspend_subscription")) == 1  # the one known subscription
+    with session_scope(engine) as session:
+        run = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "collections.run").order_by(AuditEvent.id)
+        ).all()[-1]
+    assert run.actor == "j.doe" and run.data["max_suspensions_override"] == 2
 
 
 def test_a_large_suspension_waits_for_approval(engine, book, provider, smtp):

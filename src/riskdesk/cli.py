@@ -813,6 +813,20 @@ def collections_run(
         bool, typer.Option(help="Carry out the planned actions now (provider, mail).")
     ] = True,
     policy: PolicyOption = DEFAULT_POLICY,
+    max_suspensions: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Raise the blast-radius limit (max_suspensions_per_run) for this run only, "
+            "after checking the facts; recorded in the run's audit event.",
+        ),
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Who runs it (recorded in the audit trail; needed with --max-suspensions)."
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Find every customer's stage under the policy, plan the changes, and carry them out.
@@ -821,14 +835,29 @@ def collections_run(
     after it, so a crash in between is finished by the next run, nothing sent twice.
 
     Example: [bold]riskdesk collections run --as-of 2026-11-01 --dry-run[/bold]
+
+    Example: [bold]riskdesk collections run --max-suspensions 140 --by j.doe[/bold] (after a
+    blast-radius alert, once the facts are checked)
     """
     from riskdesk.collections.run import run_collections
 
     with _user_errors():
+        if max_suspensions is not None and not by:
+            raise RiskdeskError(
+                "--max-suspensions overrides the policy's blast radius: say who decided it "
+                "with --by NAME (recorded in the audit trail)"
+            )
         engine = _engine(ctx)
         rules = _load_policy(policy)
         day = as_of.date() if as_of else _today()
-        report = run_collections(engine, rules, as_of=day, dry_run=dry_run)
+        report = run_collections(
+            engine,
+            rules,
+            as_of=day,
+            dry_run=dry_run,
+            max_suspensions=max_suspensions,
+            actor=by or "collections",
+        )
         executed = None
         if execute and not dry_run:
             executed = _execute(ctx, engine, quiet=True)

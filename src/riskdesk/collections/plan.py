@@ -137,20 +137,28 @@ def requires_approval(policy: Policy, decision: Decision) -> bool:
     return threshold is None or amount_of(balance) > threshold
 
 
-def plan_transitions(policy: Policy, decisions: Iterable[Decision]) -> Plan:
-    """The actions for every decision whose stage changed (see the module docstring)."""
+def plan_transitions(
+    policy: Policy, decisions: Iterable[Decision], *, max_suspensions: int | None = None
+) -> Plan:
+    """The actions for every decision whose stage changed (see the module docstring).
+
+    `max_suspensions` replaces the policy's `max_suspensions_per_run` for this plan only (a
+    person who has checked the facts lets a large run proceed).
+    """
     table = policy.stage_table()
     changed = [d for d in decisions if d.changed]
     suspending = [d for d in changed if _newly_suspends(table, d)]
     withheld: list[Decision] = []
     alert = None
-    if len(suspending) > policy.max_suspensions_per_run:
+    limit = policy.max_suspensions_per_run if max_suspensions is None else max_suspensions
+    if len(suspending) > limit:
         withheld = suspending
         alert = (
             f"blast radius: {len(suspending)} customers would be suspended in one run, more "
-            f"than max_suspensions_per_run = {policy.max_suspensions_per_run}; no suspension "
-            "was planned. Check the facts (a failed payment import?) and the policy, then "
-            "raise the limit for one run or let it proceed in parts."
+            f"than the limit of {limit} (max_suspensions_per_run); no suspension was "
+            "planned. Check the facts (a failed payment import?) and the policy; if they are "
+            f"right, let this run proceed with `collections run --max-suspensions "
+            f"{len(suspending)}`."
         )
     stopped = {id(d) for d in withheld}
     actions: list[PlannedAction] = []

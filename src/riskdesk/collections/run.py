@@ -294,8 +294,15 @@ def run_collections(
     customer_ids: Sequence[int] | None = None,
     actor: str = "collections",
     now: datetime | None = None,
+    max_suspensions: int | None = None,
 ) -> RunReport:
-    """Decide every customer's stage and plan (or, with `dry_run`, only show) the changes."""
+    """Decide every customer's stage and plan (or, with `dry_run`, only show) the changes.
+
+    `max_suspensions` overrides the policy's blast radius for this run only; the run's audit
+    event records it and who ran it (`actor`).
+    """
+    if max_suspensions is not None and max_suspensions < 0:
+        raise ValueError(f"max_suspensions must be 0 or more, not {max_suspensions}")
     moment = now or datetime.now(UTC)
     report = RunReport(as_of=as_of, policy_version=policy.version, dry_run=dry_run)
     # Millions of short-lived objects over the whole book: see riskdesk.gcpause.
@@ -304,14 +311,18 @@ def run_collections(
         try:
             decisions = evaluate(connection, policy, as_of, customer_ids)
             report.customers = len(decisions)
-            for d in decisions:
-                if d.stage is not None:
-                    report.by_stage[d.stage] = report.by_stage.get(d.stage, 0) + 1
             changed = [d for d in decisions if d.changed]
             report.decisions = changed
-            plan = plan_transitions(policy, changed)
+            plan = plan_transitions(policy, changed, max_suspensions=max_suspensions)
             report.plan = plan
             report.alert = plan.alert
+            # Stages as they stand after the run: a customer withheld by the blast radius
+            # stays where it was.
+            withheld = {id(d) for d in plan.withheld}
+            for d in decisions:
+                stage = d.previous_stage if id(d) in withheld else d.stage
+                if stage is not None:
+                    report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
             rows = outbox_rows(connection, plan.actions)
             if dry_run:
                 transaction.rollback()
@@ -364,6 +375,7 @@ def run_collections(
                         "transitions": len(plan.transitions),
                         "enqueued": report.enqueued,
                         "by_stage": report.by_stage,
+                        "max_suspensions_override": max_suspensions,
                     },
                 )
             )
