@@ -2,8 +2,9 @@
 
 A decision (the collections planner, a fraud rule, a person) calls `enqueue` inside its own
 transaction, so the action exists if and only if the decision committed. The idempotency key
-names the decision (for example ``collections:<customer>:<stage>:<policy version>:suspend:<sub>``):
-deciding the same thing twice enqueues once. The executor (`riskdesk.actions.executor`) does
+names the decision (a collections suspension:
+``collections:<version>:<customer>:<stage>:<day>:<n>:<subscription>``), so deciding the same
+thing twice enqueues once. The executor (`riskdesk.actions.executor`) does
 the work after commit.
 
 Status flow::
