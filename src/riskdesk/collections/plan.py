@@ -15,7 +15,7 @@ each decision whose stage differs from the customer's previous stage:
 Restrictions accumulate: a stage holds the order block and suspensions of every stage below
 it (see `Policy.holds`). Blocking new orders is not an outbox action: it has no effect outside
 riskdesk, so the run records it with the stage (`collection_states.orders_blocked`) in the
-same transaction, and order screening reads it there.
+same transaction, where order screening (not built yet) is to read it.
 
 Every action has a deterministic idempotency key `{transition}:{n}`, where the transition key
 is `collections:{policy_version[:16]}:{customer_id}:{stage}:{entered_on}` and `n` is the
