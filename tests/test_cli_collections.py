@@ -131,8 +131,30 @@ def test_preview_lists_who_would_be_suspended_if_nobody_paid(database_url, tmp_p
     events = json.loads(result.output)
     assert events and all("2026-06-16" <= e["day"] <= "2026-07-25" for e in events)
     assert any(e["stage"] == "suspended" and e["suspends"] > 0 for e in events)
+    assert not any(e["held_by_blast_radius"] for e in events)
     # a preview writes nothing
     assert json.loads(invoke(database_url, "outbox", "list", "--json").output) == []
+
+
+def test_preview_shows_who_the_blast_radius_would_hold(database_url, tmp_path):
+    demo_book(database_url, tmp_path)
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(
+        STANDARD.read_text().replace("max_suspensions_per_run: 50", "max_suspensions_per_run: 1")
+    )
+    args = ["collections", "preview", "--days", "40", "--as-of", "2026-06-15", "--policy"]
+    events = json.loads(invoke(database_url, *args, str(strict), "--json").output)
+    held = [e for e in events if e["held_by_blast_radius"]]
+    assert held and all(e["suspends"] > 0 for e in held)
+    # Each customer listed once per stage it would be held from (suspended, then write-off).
+    assert len({(e["customer_id"], e["stage"]) for e in held}) == len(held)
+    # Held customers stay where they were: none of them is suspended later in the preview.
+    suspended_later = {e["customer_id"] for e in events if not e["held_by_blast_radius"]
+                       and e["stage"] == "suspended"}  # fmt: skip
+    assert not suspended_later & {e["customer_id"] for e in held}
+    table = invoke(database_url, *args, str(strict))
+    assert table.exit_code == 0 and "held: blast radius" in table.output
+    assert "would be held by the blast radius" in table.output
 
 
 def test_recording_a_payment_reinstates_at_once(database_url, tmp_path):

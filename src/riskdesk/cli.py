@@ -947,19 +947,30 @@ def collections_preview(
     table = Table(title=f"If nobody paid: the next {days} days from {day}")
     for column in ("day", "customer", "from", "to", "notice", "suspensions", "overdue", "dpd"):
         table.add_column(column, justify="right" if column in ("suspensions", "dpd") else "left")
+    held = [e for e in events if e.held_by_blast_radius]
     for e in events:
         table.add_row(
             str(e.day),
             e.customer,
             e.previous_stage or "",
-            e.stage or "in good standing",
+            (e.stage or "in good standing")
+            + (" (held: blast radius)" if e.held_by_blast_radius else ""),
             ", ".join(e.notices),
             f"{e.suspends}{' (approval)' if e.requires_approval and e.suspends else ''}",
             e.overdue_amount,
             str(e.days_past_due),
         )
     console.print(table)
-    console.print(f"{len(events):,} stage changes in {days} days")
+    console.print(f"{len(events) - len(held):,} stage changes in {days} days")
+    if held:
+        first = min(e.day for e in held)
+        customers = len({e.customer_id for e in held})
+        err_console.print(
+            f"[bold red]alert:[/bold red] {customers:,} customers would be held by the blast "
+            f"radius (more than {rules.max_suspensions_per_run} suspensions in one run), the "
+            f"first on {first}: nothing is suspended until a person lets a run proceed "
+            "(`collections run --max-suspensions N --by NAME`)."
+        )
 
 
 @collections_app.command("policy-doc")
