@@ -336,10 +336,65 @@ def test_a_crash_after_the_effect_is_recovered_without_doubling(engine, provider
 # --------------------------------------------------------------------------- other effects
 
 
-def test_open_review_case_is_recorded_as_needing_review(engine, provider, book):
-    action_id = _enqueue(engine, book, "open_review_case", "k-rc", {"reason": "broken promise"})
+def _cases(engine, **where):
+    from riskdesk.cases import list_cases
+
+    with session_scope(engine) as session:
+        found = list_cases(session, status=where.pop("status", None), **where)
+        session.expunge_all()
+        return found
+
+
+def test_open_review_case_opens_one_case_per_customer_until_closed(engine, provider, book):
+    from riskdesk.cases import close_case
+
+    review = {"reason": "condition", "stage": "write_off_review", "facts": {"days_past_due": 93}}
+    first = _enqueue(engine, book, "open_review_case", "k-rc-1", review, subscription_id=None)
     _executor(engine, provider).run_once()
-    assert _action(engine, action_id).result["review_needed"] is True
+    (case,) = _cases(engine)
+    assert (case.customer_id, case.kind, case.status) == (
+        book["customer"],
+        "collections_review",
+        "open",
+    )
+    assert case.data["facts"] == {"days_past_due": 93} and case.source_key == "k-rc-1"
+    assert _action(engine, first).result == {"case_id": case.id, "opened": True}
+
+    # Another request while it is open adds to the same case.
+    second = _enqueue(engine, book, "open_review_case", "k-rc-2", review, subscription_id=None)
+    _executor(engine, provider).run_once()
+    (same,) = _cases(engine)
+    assert same.id == case.id and same.data["requests"] == 2
+    assert _action(engine, second).result == {"case_id": case.id, "opened": False}
+
+    with session_scope(engine) as session:
+        close_case(session, case.id, by="j.doe", resolution="payment plan agreed")
+    third = _enqueue(engine, book, "open_review_case", "k-rc-3", review, subscription_id=None)
+    _executor(engine, provider).run_once()
+    assert [c.status for c in _cases(engine)] == ["closed", "open"]
+    assert _action(engine, third).result["opened"] is True
+    assert [e.action for e in _audits(engine, "case.opened")] == ["case.opened"] * 2
+    assert _audits(engine, "case.closed")[0].data["resolution"] == "payment plan agreed"
+
+
+def test_closing_a_case_needs_an_open_case_and_a_resolution(engine, book):
+    from riskdesk.cases import CaseStateError, close_case, open_case
+    from riskdesk.errors import NotFoundError, RiskdeskError
+
+    with session_scope(engine) as session:
+        case, opened = open_case(
+            session, customer_id=book["customer"], kind="collections_review", title="t", by="me"
+        )
+        case_id = case.id
+    assert opened
+    with session_scope(engine) as session, pytest.raises(RiskdeskError, match="resolved"):
+        close_case(session, case_id, by="me", resolution="  ")
+    with session_scope(engine) as session:
+        close_case(session, case_id, by="me", resolution="written off")
+    with session_scope(engine) as session, pytest.raises(CaseStateError, match="closed, not open"):
+        close_case(session, case_id, by="me", resolution="again")
+    with session_scope(engine) as session, pytest.raises(NotFoundError, match="case 999"):
+        close_case(session, 999, by="me", resolution="x")
 
 
 def test_webhook_posts_json_with_the_idempotency_key(engine, provider, book):

@@ -10,6 +10,7 @@ final notice from 24, suspension from 33.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -189,6 +190,40 @@ def test_each_action_is_audited_with_the_facts_of_its_transition(
     for data in done:
         assert data["facts"] == transition["facts"]
         assert data["policy_version"] == policy.version
+
+
+def test_write_off_review_opens_a_case_a_person_closes(
+    database_url, engine, policy, book, provider, smtp
+):
+    from test_cli_collections import invoke
+
+    day = date(2026, 5, 5)  # INV-7001 is 94 days past due: 91 after grace
+    collect(engine, policy, day)
+    assert stage_of(engine, book["customer"]) == "write_off_review"
+    execute(engine, provider, smtp, day)
+    listed = invoke(database_url, "cases", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    (case,) = json.loads(listed.output)
+    assert (case["customer"], case["kind"], case["status"]) == (
+        "Fabrikam Ltd",
+        "collections_review",
+        "open",
+    )
+    assert "write_off_review" in case["title"]
+    collect(engine, policy, date(2026, 5, 6))  # the next day's run opens nothing new
+    execute(engine, provider, smtp, date(2026, 5, 6))
+    assert len(json.loads(invoke(database_url, "cases", "list", "--json").output)) == 1
+
+    anonymous = invoke(database_url, "cases", "close", str(case["id"]), "--resolution", "x")
+    assert anonymous.exit_code == 2  # --by is required
+    closed = invoke(
+        database_url, "cases", "close", str(case["id"]), "--by", "j.doe",
+        "--resolution", "sent to the debt collector",
+    )  # fmt: skip
+    assert closed.exit_code == 0, closed.output
+    (after,) = json.loads(invoke(database_url, "cases", "list", "--status", "all", "--json").output)
+    assert after["status"] == "closed" and after["resolution"] == "sent to the debt collector"
+    assert json.loads(invoke(database_url, "cases", "list", "--json").output) == []
 
 
 def test_a_subscription_held_for_fraud_stays_suspended_after_payment(

@@ -756,6 +756,8 @@ payments_app = typer.Typer(no_args_is_help=True, help="Payments received from cu
 app.add_typer(payments_app, name="payments")
 outbox_app = typer.Typer(no_args_is_help=True, help="Actions decided and waiting to be done.")
 app.add_typer(outbox_app, name="outbox")
+cases_app = typer.Typer(no_args_is_help=True, help="Cases a person must look at and close.")
+app.add_typer(cases_app, name="cases")
 
 DEFAULT_POLICY = Path("policies/standard.yaml")
 PolicyOption = Annotated[
@@ -1137,3 +1139,84 @@ def outbox_approve(
         with session_scope(engine) as session:
             outbox.approve(session, action_id, by)
     console.print(f"action {action_id} approved; the next run carries it out")
+
+
+@cases_app.command("list")
+def cases_list(
+    ctx: typer.Context,
+    status: Annotated[str, typer.Option(help="open, closed or all.")] = "open",
+    customer: Annotated[
+        str | None, typer.Option(help="Only this customer (id, tenant id, domain or name).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List cases (oldest first): by default the open ones, e.g. collections reviews.
+
+    Example: [bold]riskdesk cases list --status open[/bold]
+    """
+    from riskdesk.book.customers import find_customer
+    from riskdesk.cases import list_cases
+    from riskdesk.db.models import CaseStatus, Customer
+
+    with _user_errors():
+        if status not in ("all", *(s.value for s in CaseStatus)):
+            raise RiskdeskError(f"--status {status!r}: expected open, closed or all")
+        engine = _engine(ctx)
+        with session_scope(engine) as session:
+            customer_id = find_customer(session, customer).id if customer else None
+            cases = list_cases(
+                session, status=None if status == "all" else status, customer_id=customer_id
+            )
+            names = {c.customer_id: session.get(Customer, c.customer_id).name for c in cases}
+            rows = [
+                {
+                    "id": c.id,
+                    "customer_id": c.customer_id,
+                    "customer": names[c.customer_id],
+                    "kind": c.kind,
+                    "status": c.status,
+                    "title": c.title,
+                    "opened_at": c.opened_at,
+                    "requests": (c.data or {}).get("requests", 1),
+                    "closed_by": c.closed_by,
+                    "resolution": c.resolution,
+                }
+                for c in cases
+            ]
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title=f"Cases ({status})")
+    for column in ("id", "customer", "kind", "title", "opened", "status", "resolution"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["customer"],
+            r["kind"],
+            r["title"],
+            r["opened_at"].date().isoformat(),
+            r["status"],
+            r["resolution"] or "",
+        )
+    console.print(table)
+
+
+@cases_app.command("close")
+def cases_close(
+    ctx: typer.Context,
+    case_id: Annotated[int, typer.Argument(help="The open case.")],
+    by: Annotated[str, typer.Option(help="Who closes it (recorded in the audit trail).")],
+    resolution: Annotated[str, typer.Option(help="What was decided.")],
+) -> None:
+    """Close an open case with what was decided.
+
+    Example: [bold]riskdesk cases close 12 --by j.doe --resolution "payment plan agreed"[/bold]
+    """
+    from riskdesk.cases import close_case
+
+    with _user_errors():
+        engine = _engine(ctx)
+        with session_scope(engine) as session:
+            close_case(session, case_id, by=by, resolution=resolution)
+    console.print(f"case {case_id} closed")

@@ -21,8 +21,10 @@ from sqlalchemy.orm import Session
 
 from riskdesk.actions.outbox import decision_facts
 from riskdesk.book.detail import customer_detail
+from riskdesk.cases.store import open_case
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
+    CaseKind,
     Customer,
     OutboxAction,
     Subscription,
@@ -163,15 +165,35 @@ def reactivate(ctx: Context, action: OutboxAction) -> Effect:
 
 
 def open_review_case(ctx: Context, action: OutboxAction) -> Effect:
-    # riskdesk.cases does not exist yet: the audit event and this result are the review request.
-    return Effect(
-        result={
-            "review_needed": True,
-            "case_id": None,
-            "reason": action.payload.get("reason"),
-            "note": "no case system yet: review this customer by hand",
-        }
-    )
+    """Open (or add to) the customer's collections review case, when the action is recorded done.
+
+    Opened in the same transaction that marks the action done, keyed by the action's key, so a
+    crash or a retry never opens two cases for one decision.
+    """
+    payload = action.payload or {}
+    stage = payload.get("stage")
+    result: dict[str, Any] = {}
+
+    def apply(session: Session) -> None:
+        case, opened = open_case(
+            session,
+            customer_id=action.customer_id,
+            kind=CaseKind.COLLECTIONS_REVIEW,
+            title=f"Collections review: stage {stage}" if stage else "Collections review",
+            by="collections",
+            source_key=action.idempotency_key,
+            data={
+                "stage": stage,
+                "transition": payload.get("transition"),
+                "policy_version": payload.get("policy_version"),
+                "reason": payload.get("reason"),
+                "facts": decision_facts(session, action),
+            },
+            now=ctx.now(),
+        )
+        result.update(case_id=case.id, opened=opened)
+
+    return Effect(result=result, on_done=apply)
 
 
 def webhook(ctx: Context, action: OutboxAction) -> Effect:
