@@ -331,9 +331,11 @@ def test_blast_radius_stops_every_suspension_and_raises_an_alert(engine, book):
 
 def test_a_large_suspension_waits_for_approval(engine, book, provider, smtp):
     policy = _variant(approval_threshold=1000)
-    collect(engine, policy, date(2026, 3, 5))
+    report = collect(engine, policy, date(2026, 3, 5))
     waiting = actions(engine, kind="suspend_subscription")
     assert [a.status for a in waiting] == ["awaiting_approval"]
+    # The whole step waits (notice, suspension), and the report says how much does.
+    assert report.awaiting_approval == len(actions(engine, status="awaiting_approval")) == 2
     execute(engine, provider, smtp, date(2026, 3, 5))
     assert provider_status(provider, book) == "active"
 

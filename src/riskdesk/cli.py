@@ -883,6 +883,7 @@ def collections_run(
                 ],
                 "actions_planned": report.enqueued,
                 "already_planned": report.already_enqueued,
+                "awaiting_approval": report.awaiting_approval,
                 "alert": report.alert,
                 "executed": executed,
             }
@@ -917,6 +918,11 @@ def _print_collections_report(report, executed) -> None:
         console.print(table)
     if report.alert:
         err_console.print(f"[bold red]alert:[/bold red] {escape(report.alert)}")
+    if report.awaiting_approval:
+        console.print(
+            f"{report.awaiting_approval:,} planned actions wait for a person (balances over "
+            "the approval threshold): riskdesk outbox list --status awaiting_approval"
+        )
     if executed:
         console.print(
             f"executed: {executed['done']:,} done, {executed['retried']:,} to retry later, "

@@ -158,7 +158,7 @@ def plan_transitions(
             f"than the limit of {limit} (max_suspensions_per_run); no suspension was "
             "planned. Check the facts (a failed payment import?) and the policy; if they are "
             f"right, let this run proceed with `collections run --max-suspensions "
-            f"{len(suspending)}`."
+            f"{len(suspending)} --by NAME`."
         )
     stopped = {id(d) for d in withheld}
     actions: list[PlannedAction] = []

@@ -57,6 +57,7 @@ class RunReport:
     plan: Plan | None = None
     enqueued: int = 0
     already_enqueued: int = 0
+    awaiting_approval: int = 0  # of the rows planned, those that wait for a person
     by_stage: dict[str, int] = field(default_factory=dict)
     alert: str | None = None
 
@@ -324,6 +325,7 @@ def run_collections(
                 if stage is not None:
                     report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
             rows = outbox_rows(connection, plan.actions)
+            report.awaiting_approval = sum(r.status == _AWAITING_APPROVAL for r in rows)
             if dry_run:
                 transaction.rollback()
                 report.enqueued = len(rows)
