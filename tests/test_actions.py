@@ -247,6 +247,40 @@ def test_paying_does_not_reopen_a_subscription_held_for_fraud(engine, provider, 
     assert _provider_status(provider, book) == "suspended"
 
 
+def test_a_reactivation_leaves_alone_what_riskdesk_did_not_suspend(engine, provider, book):
+    # Someone suspended the subscription in Partner Center; riskdesk holds no reason for it.
+    provider.set_subscription_status(book["tenant"], book["sub"], "suspended")
+    reactivate = _enqueue(engine, book, "reactivate_subscription", "k-r", {"reason": "non_payment"})
+    assert _executor(engine, provider).run_once().done == 1
+    action = _action(engine, reactivate)
+    assert action.result["reason_removed"] is False and "provider_status" not in action.result
+    assert _provider_status(provider, book) == "suspended"  # not riskdesk's to lift
+
+
+def test_a_crash_after_the_reactivation_call_is_finished_by_the_retry(engine, provider, book):
+    clock = Clock()
+    executor = _executor(engine, provider, now=clock)
+    _enqueue(engine, book, "suspend_subscription", "k-s", SUSPEND)
+    executor.run_once()
+    action_id = _enqueue(engine, book, "reactivate_subscription", "k-r", {"reason": "non_payment"})
+    # A first executor claimed it, reactivated at the provider, then died before recording.
+    with session_scope(engine) as session:
+        session.execute(
+            update(OutboxAction)
+            .where(OutboxAction.id == action_id)
+            .values(status="in_progress", attempts=1, claimed_at=T0, updated_at=T0)
+        )
+    provider.set_subscription_status(book["tenant"], book["sub"], "active")
+    assert _reasons(engine, book["subscription"]) == ["non_payment"]  # still riskdesk's hold
+
+    clock.advance(minutes=6)  # the lease runs out; the retry repeats the idempotent call
+    report = executor.run_once()
+    assert (report.recovered, report.done) == (1, 1)
+    assert _reasons(engine, book["subscription"]) == []
+    assert _action(engine, action_id).result["provider_status"] == "active"
+    assert _provider_status(provider, book) == "active"
+
+
 def test_a_transient_provider_failure_is_retried_later(engine, provider, sandbox, book):
     clock = Clock()
     executor = _executor(engine, provider, now=clock, backoff_base=timedelta(seconds=30))

@@ -226,6 +226,51 @@ def test_write_off_review_opens_a_case_a_person_closes(
     assert json.loads(invoke(database_url, "cases", "list", "--json").output) == []
 
 
+TIERED = """
+name: tiered
+currency_note: Amounts are in the currency you are invoiced in.
+grace_days: 0
+max_suspensions_per_run: 50
+approval_threshold: 1000000
+reinstatement: at once
+stages:
+  - name: usage_stopped
+    title: Usage stopped
+    when: days_past_due >= 30
+    actions: [{notify: suspended}, {suspend: {kind: consumption}}]
+  - name: all_stopped
+    title: Everything stopped
+    when: days_past_due >= 60
+    actions: [{suspend: {kind: seat}}]
+"""
+
+
+def test_stepping_down_between_suspending_stages_lifts_only_what_the_lower_one_lifts(
+    engine, book, provider, smtp
+):
+    tiered = parse_policy(TIERED, source="tiered.yaml")
+    customer = book["customer"]
+    day = date(2026, 4, 5)  # INV-7001 64 days past due: everything stopped
+    collect(engine, tiered, day)
+    execute(engine, provider, smtp, day)
+    assert stage_of(engine, customer) == "all_stopped"
+    assert provider_status(provider, book) == "suspended"  # the seat subscription
+    with session_scope(engine) as session:
+        record_payment(
+            session, customer_id=customer, reference="PAY-T", received_on=day,
+            amount=Money("1200.00", "EUR"), applies_to=("INV-7001",),
+        )  # fmt: skip
+    # INV-7002 is 33 days past due: only usage stays stopped; the seat comes back.
+    report = collect(engine, tiered, day, customer_ids=[customer])
+    assert [d.stage for d in report.transitions] == ["usage_stopped"]
+    lifts = actions(engine, kind="reactivate_subscription")
+    assert [(a.payload["scope"], a.payload["keep"]) for a in lifts] == [
+        ({"kind": "seat"}, [{"kind": "consumption"}])
+    ]
+    execute(engine, provider, smtp, day)
+    assert provider_status(provider, book) == "active"
+
+
 def test_a_subscription_held_for_fraud_stays_suspended_after_payment(
     engine, policy, book, provider, smtp
 ):

@@ -134,34 +134,56 @@ def suspend(ctx: Context, action: OutboxAction) -> Effect:
 
 
 def reactivate(ctx: Context, action: OutboxAction) -> Effect:
+    """Lift riskdesk's hold for the payload's reason; reactivate only when no reason remains.
+
+    A subscription riskdesk does not hold for that reason is left alone at the provider:
+    whoever suspended it (a person in Partner Center, the provider, an earlier tool) is not
+    riskdesk's to overrule because a customer paid. The reason is removed in the transaction
+    that records the action done, so a crash after the provider call retries it (the call is
+    idempotent) instead of forgetting that the hold was riskdesk's.
+    """
     reason = SuspensionReason(action.payload.get("reason", SuspensionReason.NON_PAYMENT)).value
+    subscription_id = action.subscription_id
     with session_scope(ctx.engine) as session:
         subscription = _subscription(session, action, lock=True)
         ids = _ids(session, subscription)
-        removed = session.execute(
+        reasons = _reasons(session, subscription.id)
+    result: dict[str, Any] = {"reason": reason, "reason_removed": reason in reasons}
+    if reason not in reasons:
+        result["provider_untouched"] = f"not held by riskdesk for {reason}"
+        return Effect(result=result)
+
+    def remove_reason(session: Session) -> None:
+        session.execute(
             delete(SubscriptionSuspension).where(
-                SubscriptionSuspension.subscription_id == subscription.id,
+                SubscriptionSuspension.subscription_id == subscription_id,
                 SubscriptionSuspension.reason == reason,
             )
-        ).rowcount
-        remaining = _reasons(session, subscription.id)
-    result: dict[str, Any] = {"reason": reason, "reason_removed": bool(removed)}
-    if remaining:
+        )
+
+    others = [r for r in reasons if r != reason]
+    if others:
         # Paying never reopens a subscription held for another reason.
-        result["still_held_for"] = remaining
-        return Effect(result=result)
+        result["still_held_for"] = others
+        return Effect(result=result, on_done=remove_reason)
     record = ctx.provider.set_subscription_status(*ids, "active")
     status = _status(record.status)
     # A reason added while we were reactivating (a fraud hold racing a payment) wins: its own
     # suspend may have reached the provider before our reactivation did.
     with session_scope(ctx.engine) as session:
-        arrived = _reasons(session, action.subscription_id)
+        arrived = [r for r in _reasons(session, subscription_id) if r != reason]
     if arrived:
         record = ctx.provider.set_subscription_status(*ids, "suspended")
         status = _status(record.status)
         result["resuspended_for"] = arrived
     result["provider_status"] = status
-    return Effect(result=result, on_done=_set_provider_status(action.subscription_id, status))
+    record_status = _set_provider_status(subscription_id, status)
+
+    def done(session: Session) -> None:
+        remove_reason(session)
+        record_status(session)
+
+    return Effect(result=result, on_done=done)
 
 
 def open_review_case(ctx: Context, action: OutboxAction) -> Effect:

@@ -234,6 +234,9 @@ def _actions_for(
         lifted = [
             a.scope for a in table.suspend_actions.get(d.previous_stage, ()) if a.scope not in keep
         ]
-        if lifted:
-            add("reactivate", REACTIVATE, {"reason": NON_PAYMENT, "scope": lifted, "keep": keep})
+        for j, scope in enumerate(lifted):
+            # `keep`: scopes still suspended; a subscription in one of them stays held.
+            add(
+                f"reactivate-{j}", REACTIVATE, {"reason": NON_PAYMENT, "scope": scope, "keep": keep}
+            )
     return out

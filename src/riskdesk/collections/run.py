@@ -210,8 +210,9 @@ def outbox_rows(connection: Connection, actions: Sequence[PlannedAction]) -> lis
             )
             continue
         scope = action.payload.get("scope")
+        keep = action.payload.get("keep") or ()
         for sid, kind, offer in subscriptions.get(action.customer_id, ()):
-            if _in_scope(scope, kind, offer):
+            if _in_scope(scope, kind, offer) and not any(_in_scope(k, kind, offer) for k in keep):
                 append(
                     OutboxRow(
                         f"{action.key}:{sid}",
