@@ -204,3 +204,204 @@ def test_recording_a_payment_reinstates_at_once(database_url, tmp_path):
         "subscriptions"
     ]
     assert subs and all("non_payment" not in s["suspension_reasons"] for s in subs)
+
+
+# --- payments record: judged as of today, checked before anything is written, exact amounts ---
+
+TODAY = "2026-04-10"
+
+
+def _fabrikam(engine) -> int:
+    """A customer suspended by 10 April: INV-7001 (1,200.00, due 31 Jan), INV-7002 (350.25,
+    due 3 Mar), nothing paid."""
+    from datetime import date
+
+    from book_builders import customer, invoice
+    from riskdesk.db.engine import session_scope
+
+    with session_scope(engine) as session:
+        cust = customer(session, "Fabrikam Ltd", "EUR")
+        cust.billing_email = "billing@fabrikam.example"
+        invoice(session, cust, "INV-7001", "1200.00", date(2026, 1, 1), date(2026, 1, 31))
+        invoice(session, cust, "INV-7002", "350.25", date(2026, 2, 1), date(2026, 3, 3))
+        return cust.id
+
+
+def _rows(engine) -> dict[str, int]:
+    """How many rows the tables a payment or a collections run writes hold."""
+    from sqlalchemy import func, select
+
+    from riskdesk.db.engine import session_scope
+    from riskdesk.db.models import AuditEvent, CollectionState, OutboxAction, Payment
+
+    with session_scope(engine) as session:
+        return {
+            m.__tablename__: session.scalar(select(func.count()).select_from(m))
+            for m in (Payment, OutboxAction, AuditEvent, CollectionState)
+        }
+
+
+def _stage(engine, customer_id):
+    from riskdesk.db.engine import session_scope
+    from riskdesk.db.models import CollectionState
+
+    with session_scope(engine) as session:
+        state = session.get(CollectionState, customer_id)
+        return None if state is None else state.stage
+
+
+def _record(database_url, customer_id, amount, currency, *options, env=None):
+    args = ["payments", "record", str(customer_id), amount, currency, *options]
+    return invoke(database_url, *args, "--policy", str(STANDARD), "--json", env=env)
+
+
+def _today_is(monkeypatch, day: str) -> None:
+    from datetime import date
+
+    monkeypatch.setattr("riskdesk.cli._today", lambda: date.fromisoformat(day))
+
+
+def test_a_backdated_payment_is_judged_on_todays_facts(database_url, engine, monkeypatch):
+    cust = _fabrikam(engine)
+    _today_is(monkeypatch, TODAY)
+    run = invoke(database_url, "collections", "run", "--no-execute", "--policy", str(STANDARD))
+    assert run.exit_code == 0, run.output
+    assert _stage(engine, cust) == "suspended"
+    # INV-7001 was paid on 5 March; the bank file arrives on 10 April, INV-7002 is still open
+    # (38 days overdue today): the customer stays suspended, nothing is reactivated.
+    paid = _record(
+        database_url,
+        cust,
+        "1200.00",
+        "EUR",
+        "--reference",
+        "BANK-1",
+        "--received-on",
+        "2026-03-05",
+        "--invoice",
+        "INV-7001",
+        "--no-execute",
+    )
+    assert paid.exit_code == 0, paid.output
+    report = json.loads(paid.output)
+    assert report["transitions"] == [] and report["actions_planned"] == 0
+    assert _stage(engine, cust) == "suspended"
+    # Paying the rest (yesterday) does reinstate, as of today.
+    rest = _record(
+        database_url,
+        cust,
+        "350.25",
+        "EUR",
+        "--reference",
+        "BANK-2",
+        "--received-on",
+        "2026-04-09",
+        "--no-execute",
+    )
+    assert rest.exit_code == 0, rest.output
+    assert json.loads(rest.output)["transitions"] == [
+        {"from": "suspended", "to": None, "reason": "no_condition"}
+    ]
+
+
+def test_a_payment_received_later_than_today_is_refused(database_url, engine, monkeypatch):
+    cust = _fabrikam(engine)
+    _today_is(monkeypatch, TODAY)
+    before = _rows(engine)
+    result = _record(
+        database_url,
+        cust,
+        "1550.25",
+        "EUR",
+        "--reference",
+        "BANK-1",
+        "--received-on",
+        "2026-04-11",
+        "--no-execute",
+    )
+    assert result.exit_code == 2
+    assert "--received-on 2026-04-11 is later than today (2026-04-10)" in result.output
+    assert _rows(engine) == before
+
+
+def test_payment_config_errors_are_found_before_anything_is_written(
+    database_url, engine, tmp_path, monkeypatch
+):
+    from riskdesk.providers.sandbox import SandboxState
+
+    monkeypatch.chdir(tmp_path)  # no ./riskdesk.toml
+    cust = _fabrikam(engine)
+    _today_is(monkeypatch, TODAY)
+    state = tmp_path / "sandbox.json"
+    SandboxState.sample(seed=1, path=state).save()
+    mail = {"RISKDESK_MAIL_DIR": str(tmp_path / "mail"), "RISKDESK_SMTP_HOST": None}
+    provider = {"RISKDESK_PROVIDER_SANDBOX_STATE": str(state), "RISKDESK_PROVIDER_BASE_URL": None}
+    no_mail = {**provider, "RISKDESK_MAIL_DIR": None, "RISKDESK_SMTP_HOST": None}
+    no_provider = {
+        **mail,
+        "RISKDESK_PROVIDER_SANDBOX_STATE": None,
+        "RISKDESK_PROVIDER_BASE_URL": None,
+    }
+    args = ("--reference", "BANK-1", "--received-on", "2026-03-06")
+    before = _rows(engine)
+    for env, message in ((no_mail, "mail is not configured"), (no_provider, "needs base_url")):
+        result = _record(database_url, cust, "1550.25", "EUR", *args, env=env)
+        assert result.exit_code == 2 and message in result.output, result.output
+        assert "already recorded" not in result.output
+        assert _rows(engine) == before
+    # Once configured, the same command (same reference) goes through.
+    result = _record(database_url, cust, "1550.25", "EUR", *args, env={**mail, **provider})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["executed"]["failed"] == 0
+
+
+def test_a_failure_after_the_payment_is_committed_says_it_is_recorded(
+    database_url, engine, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    cust = _fabrikam(engine)
+    _today_is(monkeypatch, TODAY)
+    broken = tmp_path / "broken-sandbox.json"
+    broken.write_text("not a state file")  # configured, but unreadable once the run opens it
+    env = {
+        "RISKDESK_MAIL_DIR": str(tmp_path / "mail"),
+        "RISKDESK_SMTP_HOST": None,
+        "RISKDESK_PROVIDER_SANDBOX_STATE": str(broken),
+        "RISKDESK_PROVIDER_BASE_URL": None,
+    }
+    result = _record(database_url, cust, "1550.25", "EUR", "--reference", "BANK-1", env=env)
+    assert result.exit_code == 2
+    out = " ".join(result.output.split())
+    assert "payment 'BANK-1' is recorded (payment #" in out, out
+    assert "carrying out the planned actions failed" in out and "cannot read sandbox state" in out
+    assert "the next `riskdesk collections run` will carry them out" in out
+    assert _rows(engine)["payments"] == 1
+
+
+def test_an_amount_finer_than_the_currency_allows_is_refused(database_url, engine, monkeypatch):
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from riskdesk.db.engine import session_scope
+    from riskdesk.db.models import Payment
+
+    cust = _fabrikam(engine)
+    _today_is(monkeypatch, TODAY)
+    before = _rows(engine)
+    for amount, currency, places in (
+        ("1550.255", "EUR", "(2 decimals)"),
+        ("100.5", "JPY", "(0 decimals)"),
+        ("12.0001", "KWD", "(3 decimals)"),
+    ):
+        result = _record(database_url, cust, amount, currency, "--reference", "B-1", "--no-execute")
+        assert result.exit_code == 2, result.output
+        assert f"amount {amount} {currency} is finer than {currency} allows {places}" in (
+            result.output
+        )
+        assert _rows(engine) == before
+    # Trailing zeros are exact, not finer.
+    ok = _record(database_url, cust, "1550.2500", "EUR", "--reference", "B-1", "--no-execute")
+    assert ok.exit_code == 0, ok.output
+    with session_scope(engine) as session:
+        assert session.scalars(select(Payment.amount)).all() == [Decimal("1550.25")]

@@ -1001,6 +1001,47 @@ def collections_policy_doc(
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+def _payment_money(amount: str, currency: str) -> Money:
+    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit."""
+    from riskdesk.money import minor_units, to_decimal
+
+    code = currency.strip().upper()
+    try:
+        places = minor_units(code)
+        value = to_decimal(amount.strip())
+    except (ValueError, TypeError) as exc:
+        raise RiskdeskError(f"amount {amount!r} {currency!r}: {exc}") from None
+    _, digits, exponent = value.as_tuple()
+    extra = -int(exponent) - places  # digits given beyond the minor unit
+    if extra > 0 and any(digits[-extra:]):
+        raise RiskdeskError(
+            f"amount {amount.strip()} {code} is finer than {code} allows ({places} decimal"
+            f"{'' if places == 1 else 's'}): give the amount exactly as received"
+        )
+    return Money(value, code)
+
+
+def _check_execute_config(ctx: typer.Context) -> None:
+    """Raise ConfigError if `_execute` could not start (mail, provider settings); no network."""
+    from riskdesk.errors import ConfigError
+    from riskdesk.notify.mail import mailer_from_env
+    from riskdesk.providers.settings import (
+        ProviderSettings,
+        build_provider,
+        build_token_provider,
+    )
+
+    mailer_from_env()
+    settings = ProviderSettings.load(ctx.obj.config_file)
+    if settings.kind == "sandbox" and not settings.base_url:
+        if not settings.sandbox_state:
+            build_provider(settings)  # raises the ConfigError naming what is missing
+        elif not Path(settings.sandbox_state).is_file():
+            raise ConfigError(f"provider sandbox_state {settings.sandbox_state}: no such file")
+    else:
+        build_token_provider(settings)  # credentials present and readable; no connection
+
+
 @payments_app.command("record")
 def payments_record(
     ctx: typer.Context,
@@ -1010,7 +1051,9 @@ def payments_record(
     reference: Annotated[str, typer.Option(help="The payment's unique reference.")],
     received_on: Annotated[
         datetime | None,
-        typer.Option("--received-on", formats=["%Y-%m-%d"], help="Day received (default today)."),
+        typer.Option(
+            "--received-on", formats=["%Y-%m-%d"], help="Day received (default today; not later)."
+        ),
     ] = None,
     invoice: Annotated[
         list[str] | None, typer.Option(help="An invoice the payment is for (repeatable).")
@@ -1021,21 +1064,29 @@ def payments_record(
 ) -> None:
     """Record a payment and re-evaluate that customer at once (reinstating if it now qualifies).
 
+    The customer is re-evaluated as of today, also for a payment received on an earlier day.
+    Everything that can be checked (amount, day, policy, and with --execute the mail and
+    provider settings) is checked before anything is written.
+
     Example: [bold]riskdesk payments record contoso.com 1550.25 EUR --reference BANK-881[/bold]
     """
     from riskdesk.book.customers import find_customer
     from riskdesk.book.payments import record_payment
     from riskdesk.collections.run import run_collections
-    from riskdesk.money import Money
 
     with _user_errors():
+        today = _today()
+        day = received_on.date() if received_on else today
+        if day > today:
+            raise RiskdeskError(
+                f"--received-on {day.isoformat()} is later than today ({today.isoformat()}): "
+                "record a payment once it has been received"
+            )
+        money = _payment_money(amount, currency)
         engine = _engine(ctx)
         rules = _load_policy(policy)
-        day = received_on.date() if received_on else _today()
-        try:
-            money = Money(amount, currency.upper())
-        except (ValueError, TypeError) as exc:
-            raise RiskdeskError(f"amount {amount!r} {currency!r}: {exc}") from None
+        if execute:
+            _check_execute_config(ctx)
         with session_scope(engine) as session:
             found = find_customer(session, customer)
             payment = record_payment(
@@ -1048,8 +1099,23 @@ def payments_record(
                 actor="cli",
             )
             customer_id, payment_id = found.id, payment.id
-        report = run_collections(engine, rules, as_of=day, customer_ids=[customer_id])
-        executed = _execute(ctx, engine, quiet=True) if execute else None
+        recorded = (
+            f"payment {reference!r} is recorded (payment #{payment_id}, customer #{customer_id})"
+        )
+        step = "re-evaluating the customer"
+        later = "the next `riskdesk collections run` will re-evaluate it and carry out the actions"
+        try:
+            report = run_collections(engine, rules, as_of=today, customer_ids=[customer_id])
+            executed = None
+            if execute:
+                step = "carrying out the planned actions"
+                later = "the next `riskdesk collections run` will carry them out"
+                executed = _execute(ctx, engine, quiet=True)
+        except RiskdeskError as exc:
+            raise RiskdeskError(f"{recorded}, but {step} failed: {exc}; {later}") from None
+        except Exception:
+            err_console.print(f"{recorded}, but {step} failed; {later}", highlight=False)
+            raise
     result = {
         "payment_id": payment_id,
         "customer_id": customer_id,
