@@ -70,7 +70,7 @@ def test_payload_names_transition_stage_and_version(std):
     (action,) = plan_transitions(std, [d])
     assert action.customer_id == 1 and action.stage == "reminder"
     assert action.payload["policy_version"] == std.version
-    transition = f"collections:{std.version[:16]}:1:reminder:{AS_OF.isoformat()}"
+    transition = f"collections:{std.version[:16]}:1:1:reminder:{AS_OF.isoformat()}"
     assert transition_key(std.version, d) == transition
     assert action.payload["transition"] == transition
     assert action.key == f"{transition}:0"

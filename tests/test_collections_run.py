@@ -271,6 +271,88 @@ def test_stepping_down_between_suspending_stages_lifts_only_what_the_lower_one_l
     assert provider_status(provider, book) == "active"
 
 
+def test_leaving_and_re_entering_suspension_on_one_day_suspends_again(
+    engine, policy, book, provider, smtp
+):
+    from book_builders import invoice
+    from riskdesk.db.models import Customer
+
+    customer, day = book["customer"], date(2026, 3, 5)
+    collect(engine, policy, day)
+    execute(engine, provider, smtp, day)
+    assert provider_status(provider, book) == "suspended"
+    with session_scope(engine) as session:  # morning: the oldest invoice is paid
+        record_payment(
+            session, customer_id=customer, reference="P-AM", received_on=day,
+            amount=Money("1200.00", "EUR"), applies_to=("INV-7001",),
+        )  # fmt: skip
+    collect(engine, policy, day, customer_ids=[customer])
+    execute(engine, provider, smtp, day)
+    assert stage_of(engine, customer) is None and provider_status(provider, book) == "active"
+    with session_scope(engine) as session:  # afternoon: a missed older invoice is imported
+        invoice(session, session.get(Customer, customer), "INV-6999", "800.00",
+                date(2025, 12, 15), date(2026, 1, 15))  # fmt: skip
+    again = collect(engine, policy, day)
+    assert [d.stage for d in again.transitions] == ["suspended"] and again.enqueued > 0
+    execute(engine, provider, smtp, day)
+    assert stage_of(engine, customer) == "suspended"
+    assert provider_status(provider, book) == "suspended"  # the book and the provider agree
+
+
+def test_a_suspension_approved_after_the_customer_paid_is_not_carried_out(
+    engine, book, provider, smtp
+):
+    from riskdesk.actions import outbox
+
+    policy = _variant(approval_threshold=1000)
+    collect(engine, policy, date(2026, 3, 5))
+    waiting = actions(engine, status="awaiting_approval")
+    assert {a.kind for a in waiting} == {"notify_email", "suspend_subscription"}
+    with session_scope(engine) as session:
+        record_payment(
+            session, customer_id=book["customer"], reference="P-1",
+            received_on=date(2026, 3, 6), amount=Money("1550.25", "EUR"),
+        )  # fmt: skip
+    collect(engine, policy, date(2026, 3, 6), customer_ids=[book["customer"]])
+    # The payment's transition cancelled what waited: nobody can approve a stale suspension.
+    assert actions(engine, status="awaiting_approval") == []
+    stale = [a for a in actions(engine) if a.id in {w.id for w in waiting}]
+    assert {a.status for a in stale} == {"cancelled"}
+    assert all("superseded by" in a.last_error for a in stale)
+    with session_scope(engine) as session, pytest.raises(outbox.ActionStateError):
+        outbox.approve(session, waiting[0].id, "alice")
+    execute(engine, provider, smtp, date(2026, 3, 6))
+    assert provider_status(provider, book) == "active" and smtp.inbox.messages == []
+
+
+def test_a_suspension_retried_after_the_customer_paid_is_skipped(
+    engine, policy, book, provider, smtp
+):
+    day = date(2026, 3, 5)
+    collect(engine, policy, day)
+    (suspend,) = actions(engine, kind="suspend_subscription")
+    # The executor claimed it and the provider failed; it waits for a retry, in progress.
+    with session_scope(engine) as session:
+        session.get(OutboxAction, suspend.id).status = "in_progress"
+        session.get(OutboxAction, suspend.id).attempts = 1
+        session.get(OutboxAction, suspend.id).claimed_at = at(day)
+        record_payment(
+            session, customer_id=book["customer"], reference="P-2",
+            received_on=day, amount=Money("1550.25", "EUR"),
+        )  # fmt: skip
+    collect(engine, policy, day, customer_ids=[book["customer"]])  # in progress: not cancelled
+    assert stage_of(engine, book["customer"]) is None
+    from riskdesk.actions.executor import Executor
+
+    later = Clock(datetime(2026, 3, 5, 12, tzinfo=UTC))  # the lease has run out: retried
+    mailer = SmtpMailer("127.0.0.1", smtp.port, sender="collections@reseller.example")
+    Executor(engine, provider, mailer, now=later).run_once()
+    with session_scope(engine) as session:
+        retried = session.get(OutboxAction, suspend.id)
+        assert retried.status == "done" and "not held for non-payment" in retried.result["skipped"]
+    assert provider_status(provider, book) == "active"
+
+
 def test_a_subscription_held_for_fraud_stays_suspended_after_payment(
     engine, policy, book, provider, smtp
 ):

@@ -19,12 +19,13 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from riskdesk.actions.outbox import decision_facts
+from riskdesk.actions.outbox import decision_facts, superseded
 from riskdesk.book.detail import customer_detail
 from riskdesk.cases.store import open_case
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
     CaseKind,
+    CollectionState,
     Customer,
     OutboxAction,
     Subscription,
@@ -98,7 +99,27 @@ def _set_provider_status(subscription_id: int, status: str) -> Callable[[Session
     return apply
 
 
+def _stale(ctx: Context, action: OutboxAction) -> Effect | None:
+    """A done-and-skipped Effect when the customer has moved on since the action was planned."""
+    if not (action.payload or {}).get("transition"):
+        return None
+    with session_scope(ctx.engine) as session:
+        state = session.get(CollectionState, action.customer_id)
+        if state is None:
+            return None
+        why = superseded(
+            action.kind,
+            action.payload,
+            stage=state.stage,
+            subscriptions_suspended=state.subscriptions_suspended,
+            transition_key=state.transition_key,
+        )
+    return None if why is None else Effect(result={"skipped": why})
+
+
 def suspend(ctx: Context, action: OutboxAction) -> Effect:
+    if (skipped := _stale(ctx, action)) is not None:
+        return skipped
     reason = SuspensionReason(action.payload.get("reason", SuspensionReason.NON_PAYMENT)).value
     added = False
     with session_scope(ctx.engine) as session:
@@ -142,6 +163,8 @@ def reactivate(ctx: Context, action: OutboxAction) -> Effect:
     that records the action done, so a crash after the provider call retries it (the call is
     idempotent) instead of forgetting that the hold was riskdesk's.
     """
+    if (skipped := _stale(ctx, action)) is not None:
+        return skipped
     reason = SuspensionReason(action.payload.get("reason", SuspensionReason.NON_PAYMENT)).value
     subscription_id = action.subscription_id
     with session_scope(ctx.engine) as session:
@@ -192,6 +215,8 @@ def open_review_case(ctx: Context, action: OutboxAction) -> Effect:
     Opened in the same transaction that marks the action done, keyed by the action's key, so a
     crash or a retry never opens two cases for one decision.
     """
+    if (skipped := _stale(ctx, action)) is not None:
+        return skipped
     payload = action.payload or {}
     stage = payload.get("stage")
     result: dict[str, Any] = {}
@@ -259,6 +284,8 @@ def _as_of(action: OutboxAction, now: datetime) -> date:
 
 
 def notify_email(ctx: Context, action: OutboxAction) -> Effect:
+    if (skipped := _stale(ctx, action)) is not None:
+        return skipped
     payload = action.payload
     template = payload.get("template")
     if not template:

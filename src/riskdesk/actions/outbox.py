@@ -131,6 +131,38 @@ def decision_facts(session: Session, action: OutboxAction) -> dict[str, Any] | N
     return None
 
 
+def superseded(
+    kind: str,
+    payload: dict[str, Any] | None,
+    *,
+    stage: str | None,
+    subscriptions_suspended: bool,
+    transition_key: str | None,
+) -> str | None:
+    """Why a collections action no longer applies to the customer's current state, or None.
+
+    A collections action names the transition that planned it (`payload["transition"]`); the
+    customer may have moved on since (paid, escalated, re-entered a stage). Used twice: by a
+    run, to cancel what its new transitions make stale, and by the executor, so an action
+    retried or approved late is not carried out against a state it was not planned for.
+    States recorded before transitions were keyed (`transition_key` None) never make an
+    action stale.
+    """
+    transition = (payload or {}).get("transition")
+    if not transition or transition_key is None or transition == transition_key:
+        return None  # not a collections action, an older state, or the current transition
+    later = f"superseded by {transition_key} (stage {stage or 'none'})"
+    if kind == ActionKind.NOTIFY_EMAIL:
+        return later
+    if kind == ActionKind.SUSPEND_SUBSCRIPTION and not subscriptions_suspended:
+        return f"{later}: not held for non-payment any more"
+    if kind == ActionKind.REACTIVATE_SUBSCRIPTION and subscriptions_suspended:
+        return f"{later}: held for non-payment again"
+    if kind == ActionKind.OPEN_REVIEW_CASE and stage is None:
+        return f"{later}: in good standing again"
+    return None
+
+
 def audit_action(session: Session, action: OutboxAction, by: str, what: str, **data: Any) -> None:
     """Audit what happened to an action, against its customer (outbox and executor alike)."""
     audit.record(

@@ -18,11 +18,13 @@ riskdesk, so the run records it with the stage (`collection_states.orders_blocke
 same transaction, where order screening (not built yet) is to read it.
 
 Every action has a deterministic idempotency key `{transition}:{n}`, where the transition key
-is `collections:{policy_version[:16]}:{customer_id}:{stage}:{entered_on}` and `n` is the
-action's index in the stage, or a name for derived actions, so planning the same transition
-again never enqueues it twice. A payload names its transition (`transition`), stage, policy
-version and day; the facts that triggered it are recorded once per transition, in the
-`collections.stage_changed` audit event, not copied into every action.
+is `collections:{policy_version[:16]}:{customer_id}:{k}:{stage}:{entered_on}` (`k` counts
+the customer's stage changes) and `n` is the action's index in the stage, or a name for
+derived actions, so planning the same transition again never enqueues it twice, while
+leaving and re-entering a stage on one day is a new transition. A payload names its
+transition (`transition`), stage, policy version and day; the facts that triggered it are
+recorded once per transition, in the `collections.stage_changed` audit event, not copied
+into every action.
 
 Blast radius: when more customers than `max_suspensions_per_run` would newly be suspended,
 none of those transitions is planned (they are returned in `withheld`, and stay at their
@@ -33,7 +35,7 @@ action of a transition that newly suspends a customer whose open balance exceeds
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,11 +64,15 @@ NON_PAYMENT = "non_payment"
 KEY_VERSION_CHARS = 16
 
 
-def transition_key(policy_version: str, decision: Decision) -> str:
-    """The key of one stage change; its actions' keys extend it."""
+def transition_key(policy_version: str, decision: Decision, number: int = 1) -> str:
+    """The key of one stage change; its actions' keys extend it.
+
+    `number` counts the customer's stage changes (1 for its first): leaving and re-entering a
+    stage on one day is a new transition, with new keys and so new actions.
+    """
     stage = decision.stage or "none"
     return (
-        f"collections:{policy_version[:KEY_VERSION_CHARS]}:{decision.customer_id}:"
+        f"collections:{policy_version[:KEY_VERSION_CHARS]}:{decision.customer_id}:{number}:"
         f"{stage}:{decision.as_of}"
     )
 
@@ -138,13 +144,19 @@ def requires_approval(policy: Policy, decision: Decision) -> bool:
 
 
 def plan_transitions(
-    policy: Policy, decisions: Iterable[Decision], *, max_suspensions: int | None = None
+    policy: Policy,
+    decisions: Iterable[Decision],
+    *,
+    max_suspensions: int | None = None,
+    recorded: Mapping[int, int] | None = None,
 ) -> Plan:
     """The actions for every decision whose stage changed (see the module docstring).
 
     `max_suspensions` replaces the policy's `max_suspensions_per_run` for this plan only (a
-    person who has checked the facts lets a large run proceed).
+    person who has checked the facts lets a large run proceed). `recorded`: how many stage
+    changes each customer already has (`collection_states.transitions`; none when missing).
     """
+    recorded = recorded or {}
     table = policy.stage_table()
     changed = [d for d in decisions if d.changed]
     suspending = [d for d in changed if _newly_suspends(table, d)]
@@ -168,12 +180,13 @@ def plan_transitions(
         if id(decision) in stopped:
             continue
         transitions.append(decision)
-        actions.extend(_actions_for(policy, decision, table, version))
+        number = recorded.get(decision.customer_id, 0) + 1
+        actions.extend(_actions_for(policy, decision, table, version, number))
     return Plan(actions=actions, transitions=transitions, withheld=withheld, alert=alert)
 
 
 def _actions_for(
-    policy: Policy, d: Decision, table: StageTable, version: str
+    policy: Policy, d: Decision, table: StageTable, version: str, number: int
 ) -> list[PlannedAction]:
     severity = table.severity
     holds = table.holds
@@ -186,7 +199,7 @@ def _actions_for(
     new_suspended = holds.get(d.stage, (False, False))[1]
     approval = _newly_suspends(table, d) and requires_approval(policy, d)
 
-    prefix = transition_key(version, d)
+    prefix = transition_key(version, d, number)
     base = {
         "transition": prefix,
         "stage": d.stage,

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Text, select, type_coerce
+from sqlalchemy import Connection, Engine, Text, select, type_coerce, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
+from riskdesk.actions.outbox import superseded
 from riskdesk.book.facts import customer_facts
 from riskdesk.collections.evaluate import Decision, decide_many
 from riskdesk.collections.facts import jsonable, policy_facts
@@ -315,7 +316,10 @@ def run_collections(
             report.customers = len(decisions)
             changed = [d for d in decisions if d.changed]
             report.decisions = changed
-            plan = plan_transitions(policy, changed, max_suspensions=max_suspensions)
+            recorded = _recorded_transitions(connection, {d.customer_id for d in changed})
+            plan = plan_transitions(
+                policy, changed, max_suspensions=max_suspensions, recorded=recorded
+            )
             report.plan = plan
             report.alert = plan.alert
             # Stages as they stand after the run: a customer withheld by the blast radius
@@ -335,9 +339,16 @@ def run_collections(
             _record_policy(session, policy, moment)
             report.enqueued = _enqueue_all(session, rows, moment)
             report.already_enqueued = len(rows) - report.enqueued
-            _record_states(session, policy, plan.transitions, moment)
             holds = policy.stage_table().holds
             version = policy.version
+            keys = {
+                id(d): transition_key(version, d, recorded.get(d.customer_id, 0) + 1)
+                for d in plan.transitions
+            }
+            _record_states(session, policy, plan.transitions, moment, keys, recorded)
+            stale_events = _cancel_superseded(
+                session, policy, plan.transitions, keys, recorded, moment
+            )
             memo: dict[int, Any] = {}
             events = [
                 audit.NewEvent(
@@ -345,7 +356,7 @@ def run_collections(
                     "customer",
                     d.customer_id,
                     {
-                        "transition": transition_key(version, d),
+                        "transition": keys[id(d)],
                         "from": d.previous_stage,
                         "to": d.stage,
                         "reason": d.reason,
@@ -358,6 +369,7 @@ def run_collections(
                 )
                 for d in plan.transitions
             ]
+            events.extend(stale_events)
             if plan.alert:
                 events.append(
                     audit.NewEvent(
@@ -416,17 +428,37 @@ _STATE_COLUMNS = (
     "entered_on",
     "policy_version",
     "orders_blocked",
+    "subscriptions_suspended",
+    "transitions",
+    "transition_key",
     "updated_at",
 )
 
 
+def _recorded_transitions(connection: Connection, customer_ids: set[int]) -> dict[int, int]:
+    """How many stage changes each of these customers has recorded (customers with a state)."""
+    if not customer_ids:
+        return {}
+    query = select(CollectionState.customer_id, CollectionState.transitions)
+    if len(customer_ids) <= WHOLE_BOOK_FROM:
+        query = query.where(CollectionState.customer_id.in_(sorted(customer_ids)))
+    return {cid: n for cid, n in connection.execute(query) if cid in customer_ids}
+
+
 def _record_states(
-    session: Session, policy: Policy, transitions: Sequence[Decision], moment: datetime
+    session: Session,
+    policy: Policy,
+    transitions: Sequence[Decision],
+    moment: datetime,
+    keys: dict[int, str],
+    recorded: dict[int, int],
 ) -> None:
-    """Each transition's new stage and order block (which takes effect here, not via the outbox)."""
+    """Each transition's new stage, its key and count, and what it holds: the order block
+    takes effect here (not via the outbox); `subscriptions_suspended` lets the executor tell
+    a suspension still wanted from one the customer has since paid its way out of."""
     if not transitions:
         return
-    ids = [d.customer_id for d in transitions]
+    ids = [d.customer_id for d in transitions if d.customer_id in recorded]
     existing = {
         s.customer_id: s
         for start in range(0, len(ids), 5000)
@@ -440,20 +472,105 @@ def _record_states(
     version = policy.version
     holds = policy.stage_table().holds
     for d in transitions:
-        blocked = holds.get(d.stage, (False, False))[0]
+        blocked, suspended = holds.get(d.stage, (False, False))
+        key = keys[id(d)]
         state = existing.get(d.customer_id)
         if state is None:
             # New states as plain rows, inserted at once below (not one ORM object each).
-            new.append((d.customer_id, d.stage, d.as_of, version, blocked, moment))
+            new.append(
+                (d.customer_id, d.stage, d.as_of, version, blocked, suspended, 1, key, moment)
+            )
         else:
             state.stage = d.stage
             state.entered_on = d.as_of
             state.policy_version = version
             state.orders_blocked = blocked
+            state.subscriptions_suspended = suspended
+            state.transitions = state.transitions + 1
+            state.transition_key = key
             state.updated_at = moment
     session.flush()
     if new:
         bulk_insert(session.connection(), CollectionState.__table__, _STATE_COLUMNS, new)
+
+
+_SUPERSEDABLE = (
+    ActionKind.NOTIFY_EMAIL.value,
+    ActionKind.SUSPEND_SUBSCRIPTION.value,
+    ActionKind.REACTIVATE_SUBSCRIPTION.value,
+    ActionKind.OPEN_REVIEW_CASE.value,
+)
+
+
+def _cancel_superseded(
+    session: Session,
+    policy: Policy,
+    transitions: Sequence[Decision],
+    keys: dict[int, str],
+    recorded: dict[int, int],
+    moment: datetime,
+) -> list[audit.NewEvent]:
+    """Cancel earlier collections actions that the new transitions make stale.
+
+    A notice for a stage the customer has left, a suspension waiting (for approval, or for a
+    retry) after the customer paid, a reactivation after it is held again: each would act
+    against a state it was not planned for (`actions.outbox.superseded`, which the executor
+    also checks). Only customers with an earlier state can have such actions.
+    """
+    moved = {d.customer_id: d for d in transitions if d.customer_id in recorded}
+    if not moved:
+        return []
+    holds = policy.stage_table().holds
+    query = select(
+        OutboxAction.id,
+        OutboxAction.customer_id,
+        OutboxAction.kind,
+        OutboxAction.idempotency_key,
+        OutboxAction.subscription_id,
+        OutboxAction.payload,
+    ).where(
+        OutboxAction.status.in_((_PENDING, _AWAITING_APPROVAL)),
+        OutboxAction.kind.in_(_SUPERSEDABLE),
+    )
+    if len(moved) <= WHOLE_BOOK_FROM:
+        query = query.where(OutboxAction.customer_id.in_(sorted(moved)))
+    stale: dict[int, str] = {}
+    events = []
+    for action_id, customer_id, kind, key, subscription_id, payload in session.execute(query):
+        d = moved.get(customer_id)
+        if d is None:
+            continue
+        why = superseded(
+            kind,
+            payload,
+            stage=d.stage,
+            subscriptions_suspended=holds.get(d.stage, (False, False))[1],
+            transition_key=keys[id(d)],
+        )
+        if why is None:
+            continue
+        stale[action_id] = why
+        events.append(
+            audit.NewEvent(
+                "action.cancelled",
+                "customer",
+                customer_id,
+                {
+                    "action_id": action_id,
+                    "kind": kind,
+                    "key": key,
+                    "subscription_id": subscription_id,
+                    "reason": why,
+                },
+            )
+        )
+    for action_id, why in stale.items():
+        session.execute(
+            update(OutboxAction)
+            .where(OutboxAction.id == action_id)
+            .values(status=ActionStatus.CANCELLED.value, last_error=why, updated_at=moment)
+        )
+    return events
 
 
 @dataclass(frozen=True)

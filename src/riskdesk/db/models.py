@@ -508,6 +508,15 @@ class CollectionState(Base):
     orders_blocked: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # Whether the stage holds the customer's subscriptions suspended for non-payment.
+    subscriptions_suspended: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    # How many stage changes were recorded for the customer, and the key of the latest: the
+    # next transition's key counts on, so leaving and re-entering a stage on one day is a
+    # new transition with new actions (migration 0005).
+    transitions: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    transition_key: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

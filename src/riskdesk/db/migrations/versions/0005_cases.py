@@ -1,4 +1,9 @@
-"""Cases: what a person must look at about a customer (first kind: collections review).
+"""Cases (first kind: collections review); collection states count their transitions.
+
+`collection_states` gains `transitions` (how many stage changes were recorded), the latest
+`transition_key` and `subscriptions_suspended`: a transition's key counts on from the last,
+so a customer leaving and re-entering a stage on one day gets new actions, and the executor
+can tell an action planned for an earlier transition from a current one.
 
 Revision ID: 0005
 Revises: 0004
@@ -55,7 +60,24 @@ def upgrade() -> None:
         sqlite_where=OPEN,
         postgresql_where=OPEN,
     )
+    with op.batch_alter_table("collection_states") as batch:
+        batch.add_column(
+            sa.Column(
+                "subscriptions_suspended",
+                sa.Boolean(),
+                server_default=sa.text("false"),
+                nullable=False,
+            )
+        )
+        batch.add_column(
+            sa.Column("transitions", sa.Integer(), server_default=sa.text("0"), nullable=False)
+        )
+        batch.add_column(sa.Column("transition_key", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("collection_states") as batch:
+        batch.drop_column("transition_key")
+        batch.drop_column("transitions")
+        batch.drop_column("subscriptions_suspended")
     op.drop_table("cases")
