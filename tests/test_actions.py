@@ -543,3 +543,52 @@ def test_a_customer_without_an_address_fails_clearly(engine, provider, book):
     action_id = _enqueue(engine, book, "notify_email", "k-n", REMINDER, subscription_id=None)
     assert _executor(engine, provider).run_once().failed == 1
     assert "no billing e-mail address" in _action(engine, action_id).last_error
+
+
+def test_a_reply_lost_after_the_mail_data_holds_the_notice_for_a_person(engine, provider, book):
+    from test_notify import ForgetfulSmtpServer  # a real SMTP socket server that loses a reply
+
+    clock = Clock()
+    with ForgetfulSmtpServer(after_data="hang_up") as server:
+        mailer = SmtpMailer("127.0.0.1", server.port, sender="ar@reseller.example", timeout=2)
+        executor = _executor(engine, provider, mailer, now=clock)
+        action_id = _enqueue(engine, book, "notify_email", "k-lost", REMINDER, subscription_id=None)
+        report = executor.run_once()
+        assert [o.status for o in report.outcomes] == ["held"] and report.held == 1
+        (sent,) = server.messages  # the server kept the message; the executor never heard so
+        mid = sent["Message-ID"]
+        action = _action(engine, action_id)
+        assert action.status == "awaiting_approval" and action.effect_started_at is not None
+        assert action.last_error.startswith("delivery uncertain")
+        assert "mailbox" in action.last_error and mid in action.last_error
+        (event,) = _audits(engine, "action.uncertain")
+        assert event.data["message_id"] == mid and event.data["key"] == "k-lost"
+
+        clock.advance(hours=6)  # no retry, no recovery: nothing is sent twice without a person
+        assert executor.run_once().claimed == 0
+        assert executor.recover_stale(older_than=timedelta(0)) == 0
+        assert len(server.received) == 1
+
+        with session_scope(engine) as session:  # a person checked the mailbox: resend
+            outbox.approve(session, action_id, "carol", now=clock())
+        assert executor.run_once().done == 1
+        assert [m["Message-ID"] for m in server.messages] == [mid, mid]
+        assert _action(engine, action_id).status == "done"
+
+
+def test_resend_mode_retries_a_notice_whose_reply_was_lost(engine, provider, book):
+    from test_notify import ForgetfulSmtpServer
+
+    clock = Clock()
+    with ForgetfulSmtpServer(after_data="silence") as server:
+        mailer = SmtpMailer("127.0.0.1", server.port, sender="ar@reseller.example", timeout=1)
+        executor = _executor(engine, provider, mailer, now=clock, on_uncertain_email="resend")
+        action_id = _enqueue(engine, book, "notify_email", "k-again", REMINDER,
+                             subscription_id=None)  # fmt: skip
+        assert executor.run_once().retried == 1
+        action = _action(engine, action_id)
+        assert action.status == "pending" and action.effect_started_at is not None
+        clock.advance(hours=1)
+        assert executor.run_once().done == 1
+        assert _action(engine, action_id).result["resent_after_uncertain_attempt"] is True
+        assert len({m["Message-ID"] for m in server.messages}) == 1 == len(server.received) - 1

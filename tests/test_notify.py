@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 from datetime import date
 from decimal import Decimal
+from email import message_from_bytes, policy
 
 import pytest
 
 from mail_helpers import SmtpServer, free_port
 from riskdesk.errors import ConfigError
 from riskdesk.money import Money
-from riskdesk.notify.mail import SmtpMailer, TransientMailError
+from riskdesk.notify.mail import (
+    PermanentMailError,
+    SmtpMailer,
+    TransientMailError,
+    UncertainMailError,
+)
 from riskdesk.notify.templates import NOTICES, NoticeInvoice, build_message, render_notice
 
 INVOICES = [
@@ -99,3 +108,138 @@ def test_settings_from_environment_never_show_the_password():
     assert "s3cret-value" not in repr(mailer)
     with pytest.raises(ConfigError, match="RISKDESK_SMTP_HOST"):
         SmtpMailer.from_env({})
+
+
+# --------------------------------------------------------------------------- lost replies
+
+
+class ForgetfulSmtpServer:
+    """A real SMTP server on a loopback socket that keeps every message it is sent, but
+    misbehaves once, on the first message:
+
+    * ``after_data="hang_up"``: closes the connection instead of the final 250 reply;
+    * ``after_data="silence"``: keeps the connection open and never replies (a timeout);
+    * ``after_data=b"554 ..."``: a real final reply (a refusal);
+    * ``hang_up_at=b"RCPT"`` (or another verb): closes the connection when that command
+      arrives, before any message data.
+
+    Later connections are served normally (``250`` after the data).
+    """
+
+    def __init__(self, after_data: str | bytes | None = "hang_up", hang_up_at: bytes = b"") -> None:
+        self.after_data = after_data
+        self.hang_up_at = hang_up_at
+        self.received: list[bytes] = []
+        self._misbehaved = False
+        self._stop = threading.Event()
+        self._connections: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def messages(self):
+        return [message_from_bytes(raw, policy=policy.default) for raw in self.received]
+
+    def __enter__(self) -> ForgetfulSmtpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for connection in self._connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            connection.settimeout(None)
+            self._connections.append(connection)
+            threading.Thread(target=self._session, args=(connection,), daemon=True).start()
+
+    def _misbehave_now(self) -> bool:
+        first, self._misbehaved = not self._misbehaved, True
+        return first
+
+    def _session(self, connection: socket.socket) -> None:
+        try:
+            with connection.makefile("rb") as lines:
+                connection.sendall(b"220 forgetful ESMTP\r\n")
+                for line in iter(lines.readline, b""):
+                    verb = line[:4].upper()
+                    if verb == self.hang_up_at and self._misbehave_now():
+                        return
+                    if verb == b"QUIT":
+                        connection.sendall(b"221 bye\r\n")
+                        return
+                    if verb != b"DATA":
+                        connection.sendall(b"250 ok\r\n")  # EHLO, MAIL, RCPT, RSET, NOOP
+                        continue
+                    connection.sendall(b"354 go ahead\r\n")
+                    data = []
+                    for part in iter(lines.readline, b""):
+                        if part == b".\r\n":
+                            break
+                        data.append(part[1:] if part.startswith(b"..") else part)
+                    self.received.append(b"".join(data))  # the message is the server's now
+                    if self.after_data and not self.hang_up_at and self._misbehave_now():
+                        if self.after_data == "hang_up":
+                            return
+                        if self.after_data == "silence":
+                            lines.read()  # until the client gives up and hangs up
+                            return
+                        connection.sendall(self.after_data + b"\r\n")
+                        continue
+                    connection.sendall(b"250 queued\r\n")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+
+def _reminder(message_id="<r.1@rd>"):
+    notice = render_notice(
+        "reminder", customer_name="x", stage=None, invoices=[], as_of=date.today()
+    )
+    return build_message(notice, to="a@b.example", sender="s@r.example", message_id=message_id)
+
+
+@pytest.mark.parametrize("after_data", ["hang_up", "silence"])
+def test_a_reply_lost_after_the_message_data_is_uncertain_not_transient(after_data):
+    with ForgetfulSmtpServer(after_data=after_data) as server:
+        mailer = SmtpMailer("127.0.0.1", server.port, sender="s@r.example", timeout=1)
+        with pytest.raises(UncertainMailError, match=r"<r\.1@rd>.*uncertain") as caught:
+            mailer.send(_reminder())
+        assert not isinstance(caught.value, TransientMailError | PermanentMailError)
+        # The server has the message although the client never heard so.
+        assert [m["Message-ID"] for m in server.messages] == ["<r.1@rd>"]
+
+
+@pytest.mark.parametrize("verb", [b"EHLO", b"MAIL", b"RCPT", b"DATA"])
+def test_a_connection_lost_before_the_message_data_stays_transient(verb):
+    with ForgetfulSmtpServer(hang_up_at=verb) as server:
+        mailer = SmtpMailer("127.0.0.1", server.port, sender="s@r.example", timeout=1)
+        with pytest.raises(TransientMailError):
+            mailer.send(_reminder())
+        assert server.received == []
+        mailer.send(_reminder())  # the next connection is served: a retry delivers once
+        assert len(server.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [(b"451 try again later", TransientMailError), (b"554 rejected", PermanentMailError)],
+)
+def test_a_final_reply_refusing_the_data_is_definite(reply, error):
+    with ForgetfulSmtpServer(after_data=reply) as server:
+        mailer = SmtpMailer("127.0.0.1", server.port, sender="s@r.example", timeout=1)
+        with pytest.raises(error):
+            mailer.send(_reminder())

@@ -2,6 +2,11 @@
 
 Each event's hash covers its content and the previous event's hash, so editing or deleting
 a past event breaks the chain and `verify_chain` names the first broken event.
+
+Appends are serialised so that no two events name the same predecessor: on PostgreSQL each
+appending transaction first takes a transaction-scoped advisory lock (`CHAIN_LOCK`), held
+until it commits or rolls back, and only then reads the chain's head; SQLite serialises
+writers already.
 """
 
 from __future__ import annotations
@@ -12,13 +17,30 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from riskdesk.db.bulk import bulk_insert
 from riskdesk.db.models import AuditEvent
 
 GENESIS = "0" * 64
+
+# The key of the PostgreSQL advisory lock that serialises appends to the chain.
+CHAIN_LOCK = 0x5249534B_41554454  # "RISKAUDT"
+
+
+def _chain_head(session: Session) -> str:
+    """The newest event's hash, with the right to append after it until the transaction ends.
+
+    A row lock on the newest event (``FOR UPDATE``) is not enough on PostgreSQL: a transaction
+    waiting for it gets that same row back once the holder commits, not the event the holder
+    added, and the chain forks. The advisory lock is taken before the head is read, so under
+    READ COMMITTED the read sees whatever the previous holder committed.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    query = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    return session.scalars(query).first() or GENESIS
 
 
 def _digest(
@@ -59,15 +81,12 @@ def record(
 ) -> AuditEvent:
     """Append one event in the caller's transaction (so it commits with the change it explains).
 
-    The chain is serialised by locking the newest event on PostgreSQL; SQLite serialises
-    writers already.
+    Appends are serialised by `CHAIN_LOCK` on PostgreSQL (held until the caller's transaction
+    ends); SQLite serialises writers already.
     """
     moment = occurred_at or datetime.now(UTC)
     payload = json.loads(json.dumps(data or {}, default=str))
-    query = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    prev_hash = session.scalars(query).first() or GENESIS
+    prev_hash = _chain_head(session)
     subject = None if subject_id is None else str(subject_id)
     event = AuditEvent(
         occurred_at=moment,
@@ -127,10 +146,7 @@ def record_many(
     moment = occurred_at or datetime.now(UTC)
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: riskdesk stores timezone-aware UTC")
-    query = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    prev_hash = session.scalars(query).first() or GENESIS
+    prev_hash = _chain_head(session)
     when = moment.astimezone(UTC).isoformat()
     encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
     sha256 = hashlib.sha256

@@ -25,8 +25,15 @@ E-mail is the one effect that cannot be repeated harmlessly. Guarantee:
 
 * A ``done`` e-mail action is never sent again (only pending rows are claimed).
 * Before handing the message to SMTP the executor commits ``effect_started_at``. An SMTP
-  error (connection refused, 4xx, 5xx) means the server did not take the message: the marker
-  is cleared and the action retried or failed as usual.
+  error before the message data goes out (connection refused or lost, a 4xx or 5xx reply) or
+  a 4xx/5xx final reply to the data means the server did not take the message: the marker is
+  cleared and the action retried or failed as usual.
+* A connection lost or timed out *after* the message data began to go out (during the
+  transfer, or while waiting for the server's final reply) leaves the delivery unknown: the
+  server may have accepted the message. The mailer raises ``UncertainMailError`` and the
+  action is treated like the crash below: held in ``awaiting_approval`` (``last_error`` and an
+  ``action.uncertain`` audit event say to check the recipient's mailbox or the server's log
+  first), never resent without a person (unless ``on_uncertain_email="resend"``).
 * A crash *after* the marker and *before* ``done`` leaves the delivery unknown. With the
   default ``on_uncertain_email="hold"`` such an action is not resent automatically: recovery
   moves it to ``awaiting_approval`` with ``last_error`` saying so and an ``action.uncertain``
@@ -49,11 +56,11 @@ from typing import Any, Literal
 from sqlalchemy import Engine, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from riskdesk.actions.effects import HANDLERS, Context, Effect
+from riskdesk.actions.effects import HANDLERS, Context, Effect, message_id
 from riskdesk.actions.outbox import audit_action, decision_facts
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
-from riskdesk.notify.mail import Mailer, TransientMailError
+from riskdesk.notify.mail import Mailer, TransientMailError, UncertainMailError
 from riskdesk.notify.webhook import TransientWebhookError, WebhookSender, post_webhook
 from riskdesk.providers.base import Provider
 from riskdesk.providers.errors import ProviderResponseError, TransientProviderError
@@ -76,14 +83,16 @@ def _utcnow() -> datetime:
 class Outcome:
     action_id: int
     kind: str
-    status: str  # done | retry | failed | lost (someone else recorded it first)
+    # done | retry | failed | held (e-mail delivery uncertain: awaiting a person)
+    # | lost (someone else recorded it first)
+    status: str
     detail: str = ""
 
 
 @dataclass
 class ExecutionReport:
     recovered: int = 0
-    held: int = 0  # uncertain e-mails moved to awaiting_approval by recovery
+    held: int = 0  # uncertain e-mails moved to awaiting_approval (by recovery or on sending)
     outcomes: list[Outcome] = field(default_factory=list)
 
     def _count(self, status: str) -> int:
@@ -150,7 +159,10 @@ class Executor:
             claim = self._claim(due_by, skipped)
             if claim is None:
                 break
-            report.outcomes.append(self._execute(*claim))
+            outcome = self._execute(*claim)
+            report.outcomes.append(outcome)
+            if outcome.status == "held":
+                report.held += 1
         return report
 
     def recover_stale(self, older_than: timedelta | None = None) -> int:
@@ -246,6 +258,8 @@ class Executor:
             effect = handler(context, action)
         except _LostClaim:
             return Outcome(action_id, action.kind, "lost", "claim taken over before the effect")
+        except UncertainMailError as exc:  # before TRANSIENT: the server may have the message
+            return self._record_uncertain(action, attempt, exc)
         except TRANSIENT as exc:
             retry_after = getattr(exc, "retry_after", None)
             return self._record_error(action, attempt, exc, transient=True, retry_after=retry_after)
@@ -297,6 +311,7 @@ class Executor:
         *,
         transient: bool,
         retry_after: float | None = None,
+        delivery_uncertain: bool = False,
     ) -> Outcome:
         message = f"{type(exc).__name__}: {exc}"[:2000]
         with session_scope(self.engine) as session:
@@ -306,8 +321,9 @@ class Executor:
             moment = self.now()
             action.last_error = message
             action.updated_at = moment
-            # The mail server refused or never got the message: sending again is safe.
-            action.effect_started_at = None
+            if not delivery_uncertain:
+                # The mail server refused or never got the message: sending again is safe.
+                action.effect_started_at = None
             if transient and attempt < self.max_attempts:
                 action.status = ActionStatus.PENDING.value
                 action.next_attempt_at = moment + self._backoff(attempt, retry_after)
@@ -323,6 +339,37 @@ class Executor:
                 gave_up_after_attempts=attempt if gave_up else None,
             )
         return Outcome(snapshot.id, snapshot.kind, "failed", message)
+
+    def _record_uncertain(
+        self, snapshot: OutboxAction, attempt: int, exc: UncertainMailError
+    ) -> Outcome:
+        """The mail server may have accepted the message: hold it for a person, as a crash.
+
+        With ``on_uncertain_email="resend"`` (and attempts left) it is retried instead, with
+        ``effect_started_at`` kept so the result records the resend.
+        """
+        if self.on_uncertain_email == "resend" and attempt < self.max_attempts:
+            return self._record_error(
+                snapshot, attempt, exc, transient=True, delivery_uncertain=True
+            )
+        error = f"{type(exc).__name__}: {exc}"
+        mid = message_id(snapshot.idempotency_key, self.mail_domain)
+        with session_scope(self.engine) as session:
+            action = self._mine(session, snapshot.id, attempt)
+            if action is None:
+                return Outcome(snapshot.id, snapshot.kind, "lost", error[:2000])
+            action.status = ActionStatus.AWAITING_APPROVAL.value
+            action.updated_at = self.now()
+            action.last_error = (
+                "delivery uncertain: the connection to the mail server failed after the "
+                "message was handed over, before the server confirmed it, so it may have been "
+                f"delivered; check the recipient's mailbox or the mail server's log for "
+                f"Message-ID {mid} before approving a resend (same Message-ID), or cancel it "
+                f"if it was delivered. {error}"
+            )[:2000]
+            self._audit(session, action, "uncertain", message_id=mid, error=error[:2000])
+        log.warning("action %s: e-mail delivery uncertain, held for a person: %s", snapshot.id, exc)
+        return Outcome(snapshot.id, snapshot.kind, "held", error[:2000])
 
     def _recover(self, older_than: timedelta) -> tuple[int, int]:
         moment = self.now()

@@ -8,7 +8,16 @@ Errors are sorted the way the executor needs them::
 
     MailError
      ├── TransientMailError   connection refused/lost, timeout, a 4xx reply: try again later
-     └── PermanentMailError   a 5xx reply (recipient refused, message rejected), bad address
+     ├── PermanentMailError   a 5xx reply (recipient refused, message rejected), bad address
+     └── UncertainMailError   the connection failed after the message data began to go out
+                              (during the transfer or while waiting for the server's final
+                              reply): the server may have accepted it, so sending it again
+                              may deliver it twice
+
+The first two mean the server did not take the message. The SMTP conversation is followed
+phase by phase so the line can be drawn: a failure before the server accepts the DATA command
+(connect, EHLO, login, MAIL FROM, RCPT TO, DATA itself) is transient or permanent; after it,
+only an explicit 4xx/5xx final reply says the message was refused.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import logging
 import mailbox
 import os
+import re
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -41,6 +51,38 @@ class TransientMailError(MailError):
 
 class PermanentMailError(MailError):
     pass
+
+
+class UncertainMailError(MailError):
+    """The message may or may not have been delivered: do not send it again unchecked."""
+
+
+class _Smtp(smtplib.SMTP):
+    """`smtplib.SMTP` that notes when the message data began to go out.
+
+    `data` is smtplib's own, split where smtplib does not tell the phases apart: a lost
+    connection while waiting for the reply to DATA (nothing sent yet) and one while sending
+    the data or waiting for the final reply (the server may have the whole message).
+    """
+
+    data_started = False
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        code, reply = self.docmd("DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        self.data_started = True
+        if isinstance(msg, str):  # send_message always passes bytes
+            msg = msg.encode("ascii")
+        payload = re.sub(rb"(?m)^\.", b"..", msg)  # dot-stuffing (RFC 5321 4.5.2)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        self.send(payload + b".\r\n")
+        return self.getreply()
+
+
+class _SmtpSsl(smtplib.SMTP_SSL, _Smtp):
+    """Implicit TLS, with `_Smtp.data`."""
 
 
 @runtime_checkable
@@ -98,44 +140,91 @@ class SmtpMailer:
             timeout=timeout,
         )
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Smtp:
         if self.ssl:
-            return smtplib.SMTP_SSL(
+            return _SmtpSsl(
                 self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
             )
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        if self.starttls:
-            smtp.starttls(context=ssl.create_default_context())
+        smtp = _Smtp(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+        except BaseException:
+            smtp.close()
+            raise
         return smtp
 
     def send(self, message: EmailMessage) -> None:
         if "From" not in message:
             message["From"] = self.sender
         where = f"SMTP {self.host}:{self.port}"
+        smtp: _Smtp | None = None
         try:
-            with self._connect() as smtp:
-                if self.username:
-                    smtp.login(self.username, self.password or "")
-                refused = smtp.send_message(message)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentMailError(f"{where}: login as {self.username!r} refused") from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            cls = TransientMailError if all(400 <= c < 500 for c in codes) else PermanentMailError
-            raise cls(f"{where}: recipients refused: {sorted(exc.recipients)}") from exc
-        except smtplib.SMTPResponseException as exc:
-            cls = TransientMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
-            raise cls(f"{where}: {exc.smtp_code} {exc.smtp_error!r}") from exc
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as exc:
-            raise TransientMailError(f"{where}: {exc}") from exc
-        except smtplib.SMTPException as exc:  # before OSError, its base class
-            raise PermanentMailError(f"{where}: {exc}") from exc
-        except OSError as exc:  # refused, reset, timeout, name resolution
-            raise TransientMailError(f"{where}: {exc}") from exc
+            smtp = self._connect()
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            refused = smtp.send_message(message)
+        except Exception as exc:
+            if smtp is not None:
+                _hang_up(smtp)
+                if smtp.data_started and not _refused_outright(exc):
+                    raise UncertainMailError(
+                        f"{where}: delivery of {message['Message-ID']} uncertain: the "
+                        f"connection failed after the message data began to go out, before "
+                        f"the server confirmed it ({type(exc).__name__}: {exc}); the server "
+                        f"may have accepted it"
+                    ) from exc
+            sorted_error = self._sorted(where, exc)
+            if sorted_error is None:
+                raise
+            raise sorted_error from exc
+        # The server took the message: nothing after this may look like a failure to send.
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError) as exc:
+            log.warning("%s: message accepted, then QUIT failed: %s", where, exc)
+        finally:
+            smtp.close()
         if refused:
             # Some recipients accepted, some not: what was sent cannot be unsent.
             log.warning("%s: some recipients refused: %s", where, sorted(refused))
         log.info("sent %s to %s via %s", message["Message-ID"], message["To"], where)
+
+    def _sorted(self, where: str, exc: Exception) -> MailError | None:
+        """The transient or permanent `MailError` for a failure the server answered or that
+        came before the data went out; None for anything else (raised as it is)."""
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return PermanentMailError(f"{where}: login as {self.username!r} refused")
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            codes = [code for code, _ in exc.recipients.values()]
+            cls = TransientMailError if all(400 <= c < 500 for c in codes) else PermanentMailError
+            return cls(f"{where}: recipients refused: {sorted(exc.recipients)}")
+        if isinstance(exc, smtplib.SMTPResponseException):
+            cls = TransientMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
+            return cls(f"{where}: {exc.smtp_code} {exc.smtp_error!r}")
+        if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError):
+            return TransientMailError(f"{where}: {exc}")
+        if isinstance(exc, smtplib.SMTPException):  # before OSError, its base class
+            return PermanentMailError(f"{where}: {exc}")
+        if isinstance(exc, OSError):  # refused, reset, timeout, name resolution
+            return TransientMailError(f"{where}: {exc}")
+        return None
+
+
+def _refused_outright(exc: Exception) -> bool:
+    """A 4xx/5xx final reply: the server said it did not take the message."""
+    return isinstance(exc, smtplib.SMTPResponseException) and 400 <= exc.smtp_code < 600
+
+
+def _hang_up(smtp: smtplib.SMTP) -> None:
+    """QUIT politely if the connection still answers, and close it in any case."""
+    try:
+        if smtp.sock is not None:
+            smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        smtp.close()
 
 
 class MaildirMailer:
