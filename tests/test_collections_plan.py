@@ -65,6 +65,17 @@ def test_skipping_stages_applies_their_restrictions(std):
     ]
 
 
+def test_jumping_past_the_suspending_stage_still_sends_its_notice(std):
+    # 93 days on a first run: straight to write_off_review, which only opens a case.
+    plan = plan_transitions(std, [decide(std, row(days=96), None, as_of=AS_OF)])
+    assert kinds(plan) == [
+        (NOTIFY, "suspended"),
+        (SUSPEND, {"kind": "consumption"}),
+        (SUSPEND, {"kind": "seat"}),
+        (OPEN_CASE, None),
+    ]
+
+
 def test_payload_names_transition_stage_and_version(std):
     d = decide(std, row(days=10), None, as_of=AS_OF)
     (action,) = plan_transitions(std, [d])

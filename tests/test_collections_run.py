@@ -353,6 +353,63 @@ def test_a_suspension_retried_after_the_customer_paid_is_skipped(
     assert provider_status(provider, book) == "active"
 
 
+def test_a_policy_that_dropped_a_stage_customers_are_in_is_refused(engine, policy, book):
+    from riskdesk.collections.run import UnknownStageError
+
+    collect(engine, policy, date(2026, 3, 5))
+    before = len(actions(engine))
+    renamed = parse_policy(
+        STANDARD.read_text().replace("name: suspended", "name: suspension"), source="renamed.yaml"
+    )
+    with pytest.raises(UnknownStageError, match=r"no stage 'suspended' \(1 customers\)"):
+        collect(engine, renamed, date(2026, 3, 6))
+    assert len(actions(engine)) == before  # no notice sent again, nothing lifted
+    assert stage_of(engine, book["customer"]) == "suspended"
+
+
+def test_a_payment_during_a_whole_book_run_is_not_overwritten(engine, policy, book, monkeypatch):
+    import threading
+    import time
+
+    from riskdesk.collections import run as runs
+
+    customer, day = book["customer"], date(2026, 3, 5)
+    collect(engine, policy, date(2026, 3, 4))  # final notice
+    read_facts = runs.customer_facts
+    errors: list[BaseException] = []
+
+    def pay_and_reevaluate():  # what `payments record` does, from another connection
+        try:
+            with session_scope(engine) as session:
+                record_payment(
+                    session, customer_id=customer, reference="PAY-RACE", received_on=day,
+                    amount=Money("1550.25", "EUR"),
+                )  # fmt: skip
+            runs.run_collections(engine, policy, as_of=day, customer_ids=[customer], now=at(day))
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    payer = threading.Thread(target=pay_and_reevaluate)
+
+    def facts_then_a_payment_arrives(connection, as_of, ids=None):
+        facts = read_facts(connection, as_of, ids)
+        if ids is None and not payer.is_alive():  # the whole-book run has read its facts
+            payer.start()
+            time.sleep(1.0)  # the payment lands (or waits) while the run is still deciding
+        return facts
+
+    monkeypatch.setattr(runs, "customer_facts", facts_then_a_payment_arrives)
+    whole = runs.run_collections(engine, policy, as_of=day, now=at(day))
+    payer.join(timeout=60)
+    assert not payer.is_alive() and errors == []
+    # The run decided on facts without the payment (suspended) ...
+    assert [d.stage for d in whole.transitions] == ["suspended"]
+    # ... and the payment's re-evaluation came after it, on facts with the payment.
+    assert stage_of(engine, customer) is None
+    lifted = actions(engine, kind="reactivate_subscription")
+    assert len(lifted) == 1 and lifted[0].status == "pending"
+
+
 def test_a_subscription_held_for_fraud_stays_suspended_after_payment(
     engine, policy, book, provider, smtp
 ):

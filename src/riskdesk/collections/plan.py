@@ -185,6 +185,15 @@ def plan_transitions(
     return Plan(actions=actions, transitions=transitions, withheld=withheld, alert=alert)
 
 
+def _skipped_suspending_stages(table: StageTable, old_level: int, new_level: int) -> list[str]:
+    """Stages between the two levels (exclusive) that suspend, least severe first."""
+    return [
+        name
+        for name, level in table.severity.items()
+        if name is not None and old_level < level < new_level and table.own[name][1]
+    ]
+
+
 def _actions_for(
     policy: Policy, d: Decision, table: StageTable, version: str, number: int
 ) -> list[PlannedAction]:
@@ -227,6 +236,11 @@ def _actions_for(
         stage = d.stage
         own_suspends = table.own[stage][1] if stage is not None else False
         if new_suspended and not (known and old_suspended) and not own_suspends:
+            # Suspended by a stage it skipped: that stage's notice tells the customer so.
+            for name in _skipped_suspending_stages(table, old_level, new_level):
+                for i, kind, action in table.actions[name]:
+                    if kind == NotifyAction.kind:
+                        add(f"hold-notify-{name}-{i}", NOTIFY, {"template": action.notify})
             for i, action in enumerate(table.suspend_actions.get(stage, ())):
                 add(f"hold-suspend-{i}", SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
         for i, kind, action in table.actions[stage] if stage is not None else ():

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, Text, select, type_coerce, update
+from sqlalchemy import Connection, Engine, Text, select, text, type_coerce, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from riskdesk.db.models import (
     PromiseToPay,
     Subscription,
 )
+from riskdesk.errors import RiskdeskError
 from riskdesk.gcpause import gc_paused
 
 PER_SUBSCRIPTION = {ActionKind.SUSPEND_SUBSCRIPTION.value, ActionKind.REACTIVATE_SUBSCRIPTION.value}
@@ -115,6 +116,32 @@ def _customer_context(
     return info, current, promise_until
 
 
+class UnknownStageError(RiskdeskError):
+    """Customers are in stages the policy does not have (renamed or removed)."""
+
+
+def _check_stages_known(policy: Policy, current: dict[int, str | None]) -> None:
+    """Refuse a policy that dropped a stage customers are in.
+
+    Deciding them would have to guess what the missing stage held: send its notices again,
+    or lift (or not) what it suspended. A person decides instead, before anything runs.
+    """
+    known = policy.stage_table().severity
+    missing: dict[str, int] = {}
+    for stage in current.values():
+        if stage not in known:
+            missing[stage] = missing.get(stage, 0) + 1
+    if missing:
+        listed = ", ".join(
+            f"'{name}' ({count:,} customers)" for name, count in sorted(missing.items())
+        )
+        raise UnknownStageError(
+            f"policy {policy.source} has no stage {listed} that customers are in; nothing "
+            "was decided. Stages are matched by name: keep the stage (its name, and what it "
+            "holds) in the policy as long as customers are in it."
+        )
+
+
 def evaluate(
     connection: Connection,
     policy: Policy,
@@ -133,6 +160,7 @@ def evaluate(
         info, current, promise_until = _customer_context(connection, as_of, customer_ids)
         if stages is not None:
             current = stages
+        _check_stages_known(policy, current)
         rows = [
             policy_facts(
                 f,
@@ -275,10 +303,10 @@ def _enqueue_all(session: Session, rows: Sequence[OutboxRow], now: datetime) -> 
     values = []
     append = values.append
     for key, kind, customer_id, subscription_id, payload, status in rows:
-        text = texts.get(id(payload))
-        if text is None:
-            text = texts[id(payload)] = dumps(payload)
-        append((key, kind, customer_id, subscription_id, text, status, 0, now, now, now))
+        encoded = texts.get(id(payload))
+        if encoded is None:
+            encoded = texts[id(payload)] = dumps(payload)
+        append((key, kind, customer_id, subscription_id, encoded, status, 0, now, now, now))
     return bulk_insert(
         connection,
         OutboxAction.__table__,
@@ -312,6 +340,8 @@ def run_collections(
     with gc_paused(), engine.connect() as connection:
         transaction = connection.begin()
         try:
+            if not dry_run:
+                _serialise_runs(connection)
             decisions = evaluate(connection, policy, as_of, customer_ids)
             report.customers = len(decisions)
             changed = [d for d in decisions if d.changed]
@@ -433,6 +463,26 @@ _STATE_COLUMNS = (
     "transition_key",
     "updated_at",
 )
+
+
+#: PostgreSQL advisory lock key of collections runs ("RISKCOLL").
+COLLECTIONS_LOCK = 0x5249534B_434F4C4C
+
+
+def _serialise_runs(connection: Connection) -> None:
+    """Take the collections lock for this transaction, before any fact is read.
+
+    A run decides from facts it read and writes stages at its end; a payment recorded (and its
+    customer re-evaluated) in between would be overwritten by the run's older view. So runs,
+    whole-book or one customer's, take turns: PostgreSQL with a transaction-scoped advisory
+    lock, SQLite by starting the transaction as the writer (BEGIN IMMEDIATE; the driver would
+    otherwise begin only at the first write). A payment's re-evaluation waits for a whole-book
+    run to commit, then decides on facts that include the payment.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COLLECTIONS_LOCK})
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _recorded_transitions(connection: Connection, customer_ids: set[int]) -> dict[int, int]:
