@@ -544,11 +544,14 @@ def _record_states(
         bulk_insert(session.connection(), CollectionState.__table__, _STATE_COLUMNS, new)
 
 
-_SUPERSEDABLE = (
-    ActionKind.NOTIFY_EMAIL.value,
-    ActionKind.SUSPEND_SUBSCRIPTION.value,
-    ActionKind.REACTIVATE_SUBSCRIPTION.value,
-    ActionKind.OPEN_REVIEW_CASE.value,
+_WAITING = frozenset({ActionStatus.PENDING.value, ActionStatus.AWAITING_APPROVAL.value})
+_SUPERSEDABLE = frozenset(
+    {
+        ActionKind.NOTIFY_EMAIL.value,
+        ActionKind.SUSPEND_SUBSCRIPTION.value,
+        ActionKind.REACTIVATE_SUBSCRIPTION.value,
+        ActionKind.OPEN_REVIEW_CASE.value,
+    }
 )
 
 
@@ -575,20 +578,24 @@ def _cancel_superseded(
         OutboxAction.id,
         OutboxAction.customer_id,
         OutboxAction.kind,
+        OutboxAction.status,
         OutboxAction.idempotency_key,
         OutboxAction.subscription_id,
         OutboxAction.payload,
-    ).where(
-        OutboxAction.status.in_((_PENDING, _AWAITING_APPROVAL)),
-        OutboxAction.kind.in_(_SUPERSEDABLE),
     )
     if len(moved) <= WHOLE_BOOK_FROM:
+        # By customer only (a handful of rows each): a status condition here lets the planner
+        # walk the (status, next_attempt_at) index over every pending action of the book.
         query = query.where(OutboxAction.customer_id.in_(sorted(moved)))
-    stale: dict[int, str] = {}
+    else:
+        query = query.where(OutboxAction.status.in_(sorted(_WAITING)))
+    stale: dict[str, list[int]] = defaultdict(list)
     events = []
-    for action_id, customer_id, kind, key, subscription_id, payload in session.execute(query):
+    for action_id, customer_id, kind, status, key, subscription_id, payload in session.execute(
+        query
+    ):
         d = moved.get(customer_id)
-        if d is None:
+        if d is None or status not in _WAITING or kind not in _SUPERSEDABLE:
             continue
         why = superseded(
             kind,
@@ -599,7 +606,7 @@ def _cancel_superseded(
         )
         if why is None:
             continue
-        stale[action_id] = why
+        stale[why].append(action_id)
         events.append(
             audit.NewEvent(
                 "action.cancelled",
@@ -614,12 +621,13 @@ def _cancel_superseded(
                 },
             )
         )
-    for action_id, why in stale.items():
-        session.execute(
-            update(OutboxAction)
-            .where(OutboxAction.id == action_id)
-            .values(status=ActionStatus.CANCELLED.value, last_error=why, updated_at=moment)
-        )
+    for why, ids in stale.items():
+        for start in range(0, len(ids), 5000):
+            session.execute(
+                update(OutboxAction)
+                .where(OutboxAction.id.in_(ids[start : start + 5000]))
+                .values(status=ActionStatus.CANCELLED.value, last_error=why, updated_at=moment)
+            )
     return events
 
 
