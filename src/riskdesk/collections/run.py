@@ -313,6 +313,7 @@ def _enqueue_all(session: Session, rows: Sequence[OutboxRow], now: datetime) -> 
         _OUTBOX_COLUMNS,
         values,
         ignore_conflicts_on="idempotency_key",
+        conflicts_rare=True,  # runs take turns and a committed transition is not planned again
     )
 
 
