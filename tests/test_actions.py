@@ -257,6 +257,24 @@ def test_a_reactivation_leaves_alone_what_riskdesk_did_not_suspend(engine, provi
     assert _provider_status(provider, book) == "suspended"  # not riskdesk's to lift
 
 
+def test_a_reactivation_waits_for_a_suspension_another_executor_is_carrying_out(
+    engine, provider, book
+):
+    clock = Clock()
+    suspend = _enqueue(engine, book, "suspend_subscription", "k-s", SUSPEND)
+    with session_scope(engine) as session:  # another executor holds it, its hold not yet written
+        session.execute(
+            update(OutboxAction)
+            .where(OutboxAction.id == suspend)
+            .values(status="in_progress", attempts=1, claimed_at=T0, updated_at=T0)
+        )
+    reactivate = _enqueue(engine, book, "reactivate_subscription", "k-r", {"reason": "non_payment"})
+    report = _executor(engine, provider, now=clock).run_once()
+    assert report.retried == 1
+    action = _action(engine, reactivate)
+    assert action.status == "pending" and "being carried out" in action.last_error
+
+
 def test_a_crash_after_the_reactivation_call_is_finished_by_the_retry(engine, provider, book):
     clock = Clock()
     executor = _executor(engine, provider, now=clock)

@@ -76,6 +76,22 @@ def test_jumping_past_the_suspending_stage_still_sends_its_notice(std):
     ]
 
 
+def test_jumping_to_a_stage_that_suspends_also_applies_the_lesser_suspensions():
+    from riskdesk.collections.policy import parse_policy
+    from test_collections_run import TIERED
+
+    tiered = parse_policy(TIERED, source="tiered.yaml")
+    plan = plan_transitions(tiered, [decide(tiered, row(days=64), None, as_of=AS_OF)])
+    assert kinds(plan) == [
+        (NOTIFY, "suspended"),  # the skipped stage's notice: the customer is told
+        (SUSPEND, {"kind": "consumption"}),  # the skipped stage's suspension
+        (SUSPEND, {"kind": "seat"}),  # the stage's own
+    ]
+    # From usage_stopped (consumption already held) only the seat is new.
+    plan = plan_transitions(tiered, [decide(tiered, row(days=64), "usage_stopped", as_of=AS_OF)])
+    assert kinds(plan) == [(SUSPEND, {"kind": "seat"})]
+
+
 def test_payload_names_transition_stage_and_version(std):
     d = decide(std, row(days=10), None, as_of=AS_OF)
     (action,) = plan_transitions(std, [d])

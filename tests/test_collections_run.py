@@ -410,6 +410,67 @@ def test_a_payment_during_a_whole_book_run_is_not_overwritten(engine, policy, bo
     assert len(lifted) == 1 and lifted[0].status == "pending"
 
 
+def test_a_waiting_suspension_of_a_scope_the_lower_stage_lifts_is_cancelled(
+    engine, book, provider, smtp
+):
+    text = TIERED.replace("approval_threshold: 1000000", "approval_threshold: 100")
+    tiered = parse_policy(text, source="tiered.yaml")
+    customer, day = book["customer"], date(2026, 4, 5)
+    collect(engine, tiered, day)  # all stopped; everything waits for approval (balance > 100)
+    seat = [a for a in actions(engine, kind="suspend_subscription")
+            if a.payload["scope"] == {"kind": "seat"}]  # fmt: skip
+    assert [a.status for a in seat] == ["awaiting_approval"]
+    with session_scope(engine) as session:
+        record_payment(
+            session, customer_id=customer, reference="PAY-S", received_on=day,
+            amount=Money("1200.00", "EUR"), applies_to=("INV-7001",),
+        )  # fmt: skip
+    collect(engine, tiered, day, customer_ids=[customer])  # down to usage_stopped
+    (after,) = [a for a in actions(engine) if a.id == seat[0].id]
+    assert after.status == "cancelled" and "no longer suspends this scope" in after.last_error
+    # The notice announcing the suspension (usage stays stopped) still waits for approval.
+    waiting = [a.kind for a in actions(engine, status="awaiting_approval")]
+    assert waiting == ["notify_email"]
+
+
+def test_escalating_keeps_a_notice_whose_suspensions_still_wait_for_approval(engine, book):
+    policy = _variant(approval_threshold=1000)
+    collect(engine, policy, date(2026, 3, 5))  # suspended: notice and suspension wait
+    collect(engine, policy, date(2026, 5, 5))  # write-off review, nobody approved yet
+    notices = actions(engine, kind="notify_email")
+    assert [(a.payload["stage"], a.status) for a in notices] == [
+        ("suspended", "awaiting_approval")
+    ]  # kept: once approved, the customer is told before it is suspended
+
+
+def test_a_run_never_cancels_an_action_an_executor_has_just_carried_out(
+    engine, policy, book, monkeypatch
+):
+    from riskdesk.collections import run as runs
+
+    collect(engine, policy, date(2026, 2, 10))  # reminder, pending
+    (reminder,) = actions(engine, kind="notify_email")
+    with session_scope(engine) as session:
+        record_payment(
+            session, customer_id=book["customer"], reference="PAY-D",
+            received_on=date(2026, 2, 11), amount=Money("1550.25", "EUR"),
+        )  # fmt: skip
+    judge = runs.superseded
+
+    def an_executor_sends_it_meanwhile(kind, payload, **state):
+        # Between the run reading the waiting rows and cancelling the stale ones.
+        with session_scope(engine) as session:  # what the executor records after sending
+            session.get(OutboxAction, reminder.id).status = "done"
+        return judge(kind, payload, **state)
+
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite: the run holds the write lock, no other writer gets in between")
+    monkeypatch.setattr(runs, "superseded", an_executor_sends_it_meanwhile)
+    collect(engine, policy, date(2026, 2, 11), customer_ids=[book["customer"]])
+    (after,) = actions(engine, kind="notify_email")
+    assert after.status == "done"  # not overwritten as cancelled
+
+
 def test_a_subscription_held_for_fraud_stays_suspended_after_payment(
     engine, policy, book, provider, smtp
 ):

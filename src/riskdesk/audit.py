@@ -29,6 +29,18 @@ GENESIS = "0" * 64
 CHAIN_LOCK = 0x5249534B_41554454  # "RISKAUDT"
 
 
+def lock_chain(session: Session) -> None:
+    """Take the right to append to the chain now, before this transaction locks any row.
+
+    A transaction that updates rows and then audits takes the chain lock last; one that audits
+    early (sync) and then updates rows takes it first: two such transactions can deadlock on
+    PostgreSQL. Calling this first in a transaction that will audit keeps one lock order. The
+    lock is held to the end of the transaction (taking it again is harmless); SQLite needs none.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+
+
 def _chain_head(session: Session) -> str:
     """The newest event's hash, with the right to append after it until the transaction ends.
 
@@ -37,8 +49,7 @@ def _chain_head(session: Session) -> str:
     added, and the chain forks. The advisory lock is taken before the head is read, so under
     READ COMMITTED the read sees whatever the previous holder committed.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    lock_chain(session)
     query = select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
     return session.scalars(query).first() or GENESIS
 

@@ -43,6 +43,10 @@ class ActionPayloadError(RiskdeskError):
     """The action cannot be carried out as written (missing e-mail address, URL ...)."""
 
 
+class ActionBusyError(RiskdeskError):
+    """Another action on the same subscription is being carried out: retry after it."""
+
+
 @dataclass
 class Effect:
     result: dict[str, Any]
@@ -154,6 +158,22 @@ def suspend(ctx: Context, action: OutboxAction) -> Effect:
     )
 
 
+def _suspension_in_flight(ctx: Context, action: OutboxAction) -> bool:
+    """Whether another executor is suspending this subscription right now."""
+    with session_scope(ctx.engine) as session:
+        busy = session.scalars(
+            select(OutboxAction.id)
+            .where(
+                OutboxAction.subscription_id == action.subscription_id,
+                OutboxAction.kind == "suspend_subscription",
+                OutboxAction.status == "in_progress",
+                OutboxAction.id != action.id,
+            )
+            .limit(1)
+        ).first()
+        return busy is not None
+
+
 def reactivate(ctx: Context, action: OutboxAction) -> Effect:
     """Lift riskdesk's hold for the payload's reason; reactivate only when no reason remains.
 
@@ -172,6 +192,12 @@ def reactivate(ctx: Context, action: OutboxAction) -> Effect:
         ids = _ids(session, subscription)
         reasons = _reasons(session, subscription.id)
     result: dict[str, Any] = {"reason": reason, "reason_removed": reason in reasons}
+    if reason not in reasons and _suspension_in_flight(ctx, action):
+        # Its hold is not written yet; reactivating now would leave it suspended after it.
+        raise ActionBusyError(
+            f"a {reason} suspension of subscription {subscription_id} is being carried out; "
+            "reactivating after it"
+        )
     if reason not in reasons:
         result["provider_untouched"] = f"not held by riskdesk for {reason}"
         return Effect(result=result)

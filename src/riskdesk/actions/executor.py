@@ -56,7 +56,8 @@ from typing import Any, Literal
 from sqlalchemy import Engine, literal_column, select, update
 from sqlalchemy.orm import Session
 
-from riskdesk.actions.effects import HANDLERS, Context, Effect, message_id
+from riskdesk import audit
+from riskdesk.actions.effects import HANDLERS, ActionBusyError, Context, Effect, message_id
 from riskdesk.actions.outbox import audit_action, decision_facts
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
@@ -68,6 +69,7 @@ from riskdesk.providers.errors import ProviderResponseError, TransientProviderEr
 log = logging.getLogger(__name__)
 
 TRANSIENT = (
+    ActionBusyError,
     TransientProviderError,
     ProviderResponseError,
     TransientMailError,
@@ -285,6 +287,7 @@ class Executor:
 
     def _record_done(self, snapshot: OutboxAction, attempt: int, effect: Effect) -> Outcome:
         with session_scope(self.engine) as session:
+            audit.lock_chain(session)  # before any row lock: see audit.lock_chain
             action = self._mine(session, snapshot.id, attempt)
             if action is None:
                 return Outcome(snapshot.id, snapshot.kind, "lost", "recorded by another run")
@@ -315,6 +318,7 @@ class Executor:
     ) -> Outcome:
         message = f"{type(exc).__name__}: {exc}"[:2000]
         with session_scope(self.engine) as session:
+            audit.lock_chain(session)  # before any row lock: see audit.lock_chain
             action = self._mine(session, snapshot.id, attempt)
             if action is None:
                 return Outcome(snapshot.id, snapshot.kind, "lost", message)
@@ -355,6 +359,7 @@ class Executor:
         error = f"{type(exc).__name__}: {exc}"
         mid = message_id(snapshot.idempotency_key, self.mail_domain)
         with session_scope(self.engine) as session:
+            audit.lock_chain(session)  # before any row lock: see audit.lock_chain
             action = self._mine(session, snapshot.id, attempt)
             if action is None:
                 return Outcome(snapshot.id, snapshot.kind, "lost", error[:2000])
@@ -375,6 +380,7 @@ class Executor:
         moment = self.now()
         recovered = held = 0
         with session_scope(self.engine) as session:
+            audit.lock_chain(session)  # before any row lock: see audit.lock_chain
             query = select(OutboxAction).where(
                 # Literal, not a bound parameter: SQLite uses the partial index
                 # ix_outbox_actions_claimed only for a WHERE term that matches its own.

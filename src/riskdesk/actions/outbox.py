@@ -138,6 +138,8 @@ def superseded(
     stage: str | None,
     subscriptions_suspended: bool,
     transition_key: str | None,
+    left_stage: bool | None = None,
+    scope_held: bool | None = None,
 ) -> str | None:
     """Why a collections action no longer applies to the customer's current state, or None.
 
@@ -145,19 +147,34 @@ def superseded(
     customer may have moved on since (paid, escalated, re-entered a stage). Used twice: by a
     run, to cancel what its new transitions make stale, and by the executor, so an action
     retried or approved late is not carried out against a state it was not planned for.
-    States recorded before transitions were keyed (`transition_key` None) never make an
-    action stale.
+
+    A run knows the policy and says more: `left_stage` (the customer is now at a less severe
+    stage than the action's) and `scope_held` (the new stage still suspends the action's
+    scope). A notice is stale once the customer is below its stage with nothing suspended, and
+    kept on escalation: the suspensions it announces may still be waiting for approval.
+    Without them (the executor) a notice is stale only once the customer is in good standing,
+    and a suspension once no stage holds the customer suspended. States
+    recorded before transitions were keyed (`transition_key` None) never make an action stale.
     """
     transition = (payload or {}).get("transition")
     if not transition or transition_key is None or transition == transition_key:
         return None  # not a collections action, an older state, or the current transition
     later = f"superseded by {transition_key} (stage {stage or 'none'})"
     if kind == ActionKind.NOTIFY_EMAIL:
-        return later
-    if kind == ActionKind.SUSPEND_SUBSCRIPTION and not subscriptions_suspended:
-        return f"{later}: not held for non-payment any more"
+        # Stale once the customer is below the notice's stage and nothing it may announce
+        # (a suspension) still holds; the executor, without severities, waits for good standing.
+        left = stage is None if left_stage is None else left_stage and not subscriptions_suspended
+        return f"{later}: the customer left that stage" if left else None
+    if kind == ActionKind.SUSPEND_SUBSCRIPTION:
+        if not subscriptions_suspended:
+            return f"{later}: not held for non-payment any more"
+        if scope_held is False:
+            return f"{later}: the stage no longer suspends this scope"
+        return None
     if kind == ActionKind.REACTIVATE_SUBSCRIPTION and subscriptions_suspended:
-        return f"{later}: held for non-payment again"
+        if scope_held is None or scope_held:
+            return f"{later}: held for non-payment again"
+        return None
     if kind == ActionKind.OPEN_REVIEW_CASE and stage is None:
         return f"{later}: in good standing again"
     return None

@@ -185,6 +185,10 @@ def plan_transitions(
     return Plan(actions=actions, transitions=transitions, withheld=withheld, alert=alert)
 
 
+def _scope_key(scope: Any) -> str:
+    return repr(sorted(scope.items())) if isinstance(scope, dict) else repr(scope)
+
+
 def _skipped_suspending_stages(table: StageTable, old_level: int, new_level: int) -> list[str]:
     """Stages between the two levels (exclusive) that suspend, least severe first."""
     return [
@@ -234,14 +238,26 @@ def _actions_for(
     if new_level > old_level or not known:
         # Restrictions of skipped stages not already in force, before the stage's own.
         stage = d.stage
-        own_suspends = table.own[stage][1] if stage is not None else False
-        if new_suspended and not (known and old_suspended) and not own_suspends:
-            # Suspended by a stage it skipped: that stage's notice tells the customer so.
-            for name in _skipped_suspending_stages(table, old_level, new_level):
-                for i, kind, action in table.actions[name]:
-                    if kind == NotifyAction.kind:
-                        add(f"hold-notify-{name}-{i}", NOTIFY, {"template": action.notify})
-            for i, action in enumerate(table.suspend_actions.get(stage, ())):
+        if new_suspended:
+            # Suspensions of skipped stages not already in force (the stage's own come below).
+            own = {id(a) for _, kind, a in table.actions[stage] if kind == SuspendAction.kind}
+            before = (
+                {_scope_key(a.scope) for a in table.suspend_actions.get(d.previous_stage, ())}
+                if known
+                else set()
+            )
+            held = [
+                a
+                for a in table.suspend_actions.get(stage, ())
+                if id(a) not in own and _scope_key(a.scope) not in before
+            ]
+            if held and not (known and old_suspended):
+                # First suspended by a stage it skipped: that stage's notice tells it so.
+                for name in _skipped_suspending_stages(table, old_level, new_level):
+                    for i, kind, action in table.actions[name]:
+                        if kind == NotifyAction.kind:
+                            add(f"hold-notify-{name}-{i}", NOTIFY, {"template": action.notify})
+            for i, action in enumerate(held):
                 add(f"hold-suspend-{i}", SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
         for i, kind, action in table.actions[stage] if stage is not None else ():
             if kind == NotifyAction.kind:

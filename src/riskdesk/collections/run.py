@@ -590,46 +590,56 @@ def _cancel_superseded(
         query = query.where(OutboxAction.customer_id.in_(sorted(moved)))
     else:
         query = query.where(OutboxAction.status.in_(sorted(_WAITING)))
+    table = policy.stage_table()
     stale: dict[str, list[int]] = defaultdict(list)
-    events = []
+    described: dict[int, audit.NewEvent] = {}
     for action_id, customer_id, kind, status, key, subscription_id, payload in session.execute(
         query
     ):
         d = moved.get(customer_id)
         if d is None or status not in _WAITING or kind not in _SUPERSEDABLE:
             continue
+        action_stage = (payload or {}).get("stage")
+        scope = (payload or {}).get("scope")
+        scopes_now = [a.scope for a in table.suspend_actions.get(d.stage, ())]
         why = superseded(
             kind,
             payload,
             stage=d.stage,
             subscriptions_suspended=holds.get(d.stage, (False, False))[1],
             transition_key=keys[id(d)],
+            left_stage=table.severity.get(d.stage, 0) < table.severity.get(action_stage, 0),
+            scope_held=None if scope is None else scope in scopes_now,
         )
         if why is None:
             continue
         stale[why].append(action_id)
-        events.append(
-            audit.NewEvent(
-                "action.cancelled",
-                "customer",
-                customer_id,
-                {
-                    "action_id": action_id,
-                    "kind": kind,
-                    "key": key,
-                    "subscription_id": subscription_id,
-                    "reason": why,
-                },
-            )
+        described[action_id] = audit.NewEvent(
+            "action.cancelled",
+            "customer",
+            customer_id,
+            {
+                "action_id": action_id,
+                "kind": kind,
+                "key": key,
+                "subscription_id": subscription_id,
+                "reason": why,
+            },
         )
+    cancelled: list[int] = []
     for why, ids in stale.items():
         for start in range(0, len(ids), 5000):
-            session.execute(
+            # Only rows still waiting: an executor may have claimed one since it was read.
+            cancelled += session.scalars(
                 update(OutboxAction)
-                .where(OutboxAction.id.in_(ids[start : start + 5000]))
+                .where(
+                    OutboxAction.id.in_(ids[start : start + 5000]),
+                    OutboxAction.status.in_(sorted(_WAITING)),
+                )
                 .values(status=ActionStatus.CANCELLED.value, last_error=why, updated_at=moment)
-            )
-    return events
+                .returning(OutboxAction.id)
+            ).all()
+    return [described[i] for i in sorted(cancelled)]
 
 
 @dataclass(frozen=True)
