@@ -3,9 +3,9 @@
 A decision (the collections planner, a fraud rule, a person) calls `enqueue` inside its own
 transaction, so the action exists if and only if the decision committed. The idempotency key
 names the decision (a collections suspension:
-``collections:<version>:<customer>:<stage>:<day>:<n>:<subscription>``), so deciding the same
-thing twice enqueues once. The executor (`riskdesk.actions.executor`) does
-the work after commit.
+``collections:<version>:<customer>:<k>:<stage>:<day>:<n>:<subscription>``, `k` counting the
+customer's stage changes), so deciding the same thing twice enqueues once. The executor
+(`riskdesk.actions.executor`) does the work after commit.
 
 Status flow::
 

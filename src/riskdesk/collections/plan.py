@@ -4,9 +4,10 @@ Kill Bill's overdue applicator acts only when the state changes; so does this pl
 each decision whose stage differs from the customer's previous stage:
 
 - moving to a more severe stage yields that stage's own actions (notify, suspend, open_case,
-  webhook), plus any suspension of a skipped lesser stage the customer does not already have
-  (a customer going straight from good standing to `suspended` is also suspended for the
-  scopes of the stages it skipped);
+  webhook), plus the suspensions of skipped lesser stages the customer does not already have
+  and, when it was not suspended before, the notice of the skipped stage that suspends (a
+  customer going straight from good standing to write-off review is told it is suspended,
+  and is, for every scope the stages below hold);
 - moving to a less severe stage (or none: paid, disputed, promise made, exempted) sends no new
   notices; it lifts what the new stage no longer holds: `reactivate` with reason
   `non_payment` when the suspension is lifted (the executor reactivates a subscription only
