@@ -610,3 +610,46 @@ def test_resend_mode_retries_a_notice_whose_reply_was_lost(engine, provider, boo
         assert executor.run_once().done == 1
         assert _action(engine, action_id).result["resent_after_uncertain_attempt"] is True
         assert len({m["Message-ID"] for m in server.messages}) == 1 == len(server.received) - 1
+
+
+def test_two_executors_opening_the_same_review_at_once_share_one_case(engine, book):
+    import threading
+    import time
+
+    from riskdesk.cases import open_case
+
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite: writers take turns, the second always finds the first case")
+    first_holds = threading.Event()
+    release = threading.Event()
+    results = {}
+
+    def first():
+        with session_scope(engine) as session:
+            case, opened = open_case(
+                session, customer_id=book["customer"], kind="collections_review",
+                title="review", by="executor-a", source_key="k-a",
+            )  # fmt: skip
+            results["first"] = (case.id, opened)
+            first_holds.set()
+            release.wait(10)
+
+    def second():
+        first_holds.wait(10)
+        with session_scope(engine) as session:
+            case, opened = open_case(
+                session, customer_id=book["customer"], kind="collections_review",
+                title="review", by="executor-b", source_key="k-b",
+            )  # fmt: skip
+            results["second"] = (case.id, opened)
+
+    a, b = threading.Thread(target=first), threading.Thread(target=second)
+    a.start()
+    b.start()
+    first_holds.wait(10)
+    time.sleep(0.5)  # the second waits on the first's uncommitted case
+    release.set()
+    a.join(20)
+    b.join(20)
+    assert results["first"][1] is True
+    assert results["second"] == (results["first"][0], False)  # joined, no error

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
@@ -27,6 +28,7 @@ def open_case(
     source_key: str | None = None,
     data: dict[str, Any] | None = None,
     now: datetime | None = None,
+    _again: bool = False,
 ) -> tuple[Case, bool]:
     """The customer's open case of `kind`, opened now if there is none; (case, opened now).
 
@@ -73,8 +75,19 @@ def open_case(
         opened_at=moment,
         opened_by=by,
     )
-    session.add(case)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        # Another transaction opened one for this customer and kind (or this key) a moment
+        # ago (PostgreSQL; SQLite writers take turns): join it, as if it had been there.
+        if _again:
+            raise
+        return open_case(
+            session, customer_id=customer_id, kind=kind, title=title, by=by,
+            source_key=source_key, data=data, now=moment, _again=True,
+        )  # fmt: skip
     audit.record(
         session,
         actor=by,
