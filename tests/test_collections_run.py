@@ -300,7 +300,7 @@ def test_leaving_and_re_entering_suspension_on_one_day_suspends_again(
 
 
 def test_a_suspension_approved_after_the_customer_paid_is_not_carried_out(
-    engine, book, provider, smtp
+    database_url, engine, book, provider, smtp
 ):
     from riskdesk.actions import outbox
 
@@ -319,6 +319,10 @@ def test_a_suspension_approved_after_the_customer_paid_is_not_carried_out(
     stale = [a for a in actions(engine) if a.id in {w.id for w in waiting}]
     assert {a.status for a in stale} == {"cancelled"}
     assert all("superseded by" in a.last_error for a in stale)
+    from test_cli_collections import invoke
+
+    listed = invoke(database_url, "outbox", "list", "--status", "cancelled")
+    assert listed.exit_code == 0 and "superseded by" in listed.output  # the operator sees why
     with session_scope(engine) as session, pytest.raises(outbox.ActionStateError):
         outbox.approve(session, waiting[0].id, "alice")
     execute(engine, provider, smtp, date(2026, 3, 6))

@@ -1181,6 +1181,7 @@ def outbox_list(
     table = Table(title="Outbox")
     for column in ("id", "kind", "customer", "subscription", "stage", "status", "attempts"):
         table.add_column(column)
+    table.add_column("why (cancelled, held, failed)", overflow="fold", max_width=60)
     for r in rows:
         table.add_row(
             str(r["id"]),
@@ -1190,6 +1191,7 @@ def outbox_list(
             r["stage"] or "",
             r["status"],
             str(r["attempts"]),
+            (r["last_error"] or "")[:240],
         )
     console.print(table)
 
