@@ -24,6 +24,8 @@ from riskdesk.book.detail import customer_detail
 from riskdesk.cases.store import open_case
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
+    ActionKind,
+    ActionStatus,
     CaseKind,
     CollectionState,
     Customer,
@@ -103,8 +105,11 @@ def _set_provider_status(subscription_id: int, status: str) -> Callable[[Session
     return apply
 
 
-def _stale(ctx: Context, action: OutboxAction) -> Effect | None:
-    """A done-and-skipped Effect when the customer has moved on since the action was planned."""
+def skipped_if_stale(ctx: Context, action: OutboxAction) -> Effect | None:
+    """A done-and-skipped Effect when the customer has moved on since the action was planned.
+
+    The executor asks this before any handler: one check for every collections action.
+    """
     if not (action.payload or {}).get("transition"):
         return None
     with session_scope(ctx.engine) as session:
@@ -122,8 +127,6 @@ def _stale(ctx: Context, action: OutboxAction) -> Effect | None:
 
 
 def suspend(ctx: Context, action: OutboxAction) -> Effect:
-    if (skipped := _stale(ctx, action)) is not None:
-        return skipped
     reason = SuspensionReason(action.payload.get("reason", SuspensionReason.NON_PAYMENT)).value
     added = False
     with session_scope(ctx.engine) as session:
@@ -165,8 +168,8 @@ def _suspension_in_flight(ctx: Context, action: OutboxAction) -> bool:
             select(OutboxAction.id)
             .where(
                 OutboxAction.subscription_id == action.subscription_id,
-                OutboxAction.kind == "suspend_subscription",
-                OutboxAction.status == "in_progress",
+                OutboxAction.kind == ActionKind.SUSPEND_SUBSCRIPTION.value,
+                OutboxAction.status == ActionStatus.IN_PROGRESS.value,
                 OutboxAction.id != action.id,
             )
             .limit(1)
@@ -183,8 +186,6 @@ def reactivate(ctx: Context, action: OutboxAction) -> Effect:
     that records the action done, so a crash after the provider call retries it (the call is
     idempotent) instead of forgetting that the hold was riskdesk's.
     """
-    if (skipped := _stale(ctx, action)) is not None:
-        return skipped
     reason = SuspensionReason(action.payload.get("reason", SuspensionReason.NON_PAYMENT)).value
     subscription_id = action.subscription_id
     with session_scope(ctx.engine) as session:
@@ -241,8 +242,6 @@ def open_review_case(ctx: Context, action: OutboxAction) -> Effect:
     Opened in the same transaction that marks the action done, keyed by the action's key, so a
     crash or a retry never opens two cases for one decision.
     """
-    if (skipped := _stale(ctx, action)) is not None:
-        return skipped
     payload = action.payload or {}
     stage = payload.get("stage")
     result: dict[str, Any] = {}
@@ -310,8 +309,6 @@ def _as_of(action: OutboxAction, now: datetime) -> date:
 
 
 def notify_email(ctx: Context, action: OutboxAction) -> Effect:
-    if (skipped := _stale(ctx, action)) is not None:
-        return skipped
     payload = action.payload
     template = payload.get("template")
     if not template:

@@ -48,7 +48,8 @@ E-mail is the one effect that cannot be repeated harmlessly. Guarantee:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -57,7 +58,14 @@ from sqlalchemy import Engine, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
-from riskdesk.actions.effects import HANDLERS, ActionBusyError, Context, Effect, message_id
+from riskdesk.actions.effects import (
+    HANDLERS,
+    ActionBusyError,
+    Context,
+    Effect,
+    message_id,
+    skipped_if_stale,
+)
 from riskdesk.actions.outbox import audit_action, decision_facts
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
@@ -224,6 +232,13 @@ class Executor:
             session.expunge(action)
             return action
 
+    @contextmanager
+    def _recording(self) -> Iterator[Session]:
+        """A transaction that will audit: the chain lock first, before any row lock."""
+        with session_scope(self.engine) as session:
+            audit.lock_chain(session)  # see audit.lock_chain
+            yield session
+
     def _mine(self, session: Session, action_id: int, attempt: int) -> OutboxAction | None:
         query = select(OutboxAction).where(
             OutboxAction.id == action_id,
@@ -257,7 +272,7 @@ class Executor:
         )
         handler = HANDLERS[ActionKind(action.kind).value]
         try:
-            effect = handler(context, action)
+            effect = skipped_if_stale(context, action) or handler(context, action)
         except _LostClaim:
             return Outcome(action_id, action.kind, "lost", "claim taken over before the effect")
         except UncertainMailError as exc:  # before TRANSIENT: the server may have the message
@@ -286,8 +301,7 @@ class Executor:
         )
 
     def _record_done(self, snapshot: OutboxAction, attempt: int, effect: Effect) -> Outcome:
-        with session_scope(self.engine) as session:
-            audit.lock_chain(session)  # before any row lock: see audit.lock_chain
+        with self._recording() as session:
             action = self._mine(session, snapshot.id, attempt)
             if action is None:
                 return Outcome(snapshot.id, snapshot.kind, "lost", "recorded by another run")
@@ -317,8 +331,7 @@ class Executor:
         delivery_uncertain: bool = False,
     ) -> Outcome:
         message = f"{type(exc).__name__}: {exc}"[:2000]
-        with session_scope(self.engine) as session:
-            audit.lock_chain(session)  # before any row lock: see audit.lock_chain
+        with self._recording() as session:
             action = self._mine(session, snapshot.id, attempt)
             if action is None:
                 return Outcome(snapshot.id, snapshot.kind, "lost", message)
@@ -358,8 +371,7 @@ class Executor:
             )
         error = f"{type(exc).__name__}: {exc}"
         mid = message_id(snapshot.idempotency_key, self.mail_domain)
-        with session_scope(self.engine) as session:
-            audit.lock_chain(session)  # before any row lock: see audit.lock_chain
+        with self._recording() as session:
             action = self._mine(session, snapshot.id, attempt)
             if action is None:
                 return Outcome(snapshot.id, snapshot.kind, "lost", error[:2000])
@@ -379,8 +391,7 @@ class Executor:
     def _recover(self, older_than: timedelta) -> tuple[int, int]:
         moment = self.now()
         recovered = held = 0
-        with session_scope(self.engine) as session:
-            audit.lock_chain(session)  # before any row lock: see audit.lock_chain
+        with self._recording() as session:
             query = select(OutboxAction).where(
                 # Literal, not a bound parameter: SQLite uses the partial index
                 # ix_outbox_actions_claimed only for a WHERE term that matches its own.
