@@ -115,11 +115,6 @@ class Plan:
         return len(self.actions)
 
 
-def newly_suspends(policy: Policy, decision: Decision) -> bool:
-    """Whether the transition suspends a customer that was not suspended."""
-    return _newly_suspends(policy.stage_table(), decision)
-
-
 def _newly_suspends(table: StageTable, decision: Decision) -> bool:
     if not decision.changed:
         return False
@@ -195,7 +190,7 @@ def _skipped_suspending_stages(table: StageTable, old_level: int, new_level: int
     return [
         name
         for name, level in table.severity.items()
-        if name is not None and old_level < level < new_level and table.own[name][1]
+        if name is not None and old_level < level < new_level and name in table.suspending
     ]
 
 

@@ -360,8 +360,8 @@ class StageTable:
         self.severity: dict[str | None, int] = {None: 0}
         self.holds: dict[str | None, tuple[bool, bool]] = {None: (False, False)}
         self.suspend_actions: dict[str | None, tuple[SuspendAction, ...]] = {None: ()}
-        # Per stage: (its own (blocks orders, suspends), its actions as (index, kind, action)).
-        self.own: dict[str, tuple[bool, bool]] = {}
+        self.suspending: set[str] = set()  # stages with a suspend action of their own
+        # Per stage: its actions as (index, kind, action).
         self.actions: dict[str, tuple[tuple[int, str, Any], ...]] = {}
         blocked = suspended = False
         in_force: tuple[SuspendAction, ...] = ()
@@ -376,7 +376,8 @@ class StageTable:
             self.severity[s.name] = i
             self.holds[s.name] = (blocked, suspended)
             self.suspend_actions[s.name] = in_force
-            self.own[s.name] = (s.blocks_orders, s.suspends)
+            if s.suspends:
+                self.suspending.add(s.name)
             self.actions[s.name] = tuple((k, a.kind, a) for k, a in enumerate(s.actions))
 
 

@@ -574,7 +574,8 @@ def _cancel_superseded(
     moved = {d.customer_id: d for d in transitions if d.customer_id in recorded}
     if not moved:
         return []
-    holds = policy.stage_table().holds
+    table = policy.stage_table()
+    holds = table.holds
     query = select(
         OutboxAction.id,
         OutboxAction.customer_id,
@@ -590,7 +591,6 @@ def _cancel_superseded(
         query = query.where(OutboxAction.customer_id.in_(sorted(moved)))
     else:
         query = query.where(OutboxAction.status.in_(sorted(_WAITING)))
-    table = policy.stage_table()
     stale: dict[str, list[int]] = defaultdict(list)
     described: dict[int, audit.NewEvent] = {}
     for action_id, customer_id, kind, status, key, subscription_id, payload in session.execute(
