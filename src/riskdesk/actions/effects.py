@@ -34,18 +34,18 @@ from riskdesk.db.models import (
     SubscriptionSuspension,
     SuspensionReason,
 )
-from riskdesk.errors import RiskdeskError
+from riskdesk.errors import ConflictError, InvalidInputError
 from riskdesk.notify.mail import Mailer
 from riskdesk.notify.templates import NoticeInvoice, build_message, render_notice, totals
 from riskdesk.notify.webhook import WebhookSender
 from riskdesk.providers.base import Provider
 
 
-class ActionPayloadError(RiskdeskError):
+class ActionPayloadError(InvalidInputError):
     """The action cannot be carried out as written (missing e-mail address, URL ...)."""
 
 
-class ActionBusyError(RiskdeskError):
+class ActionBusyError(ConflictError):
     """Another action on the same subscription is being carried out: retry after it."""
 
 

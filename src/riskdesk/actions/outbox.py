@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from riskdesk import audit
 from riskdesk.db.models import ActionKind, ActionStatus, AuditEvent, OutboxAction
-from riskdesk.errors import NotFoundError, RiskdeskError
+from riskdesk.errors import ConflictError, NotFoundError
 
 
-class ActionStateError(RiskdeskError):
+class ActionStateError(ConflictError):
     """An action is not in a status that allows what was asked (approve a done action ...)."""
 
 

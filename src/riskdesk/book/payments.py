@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from riskdesk import audit
 from riskdesk.book._sql import Bind, dialect_name, greatest, ids_filter, least, query
 from riskdesk.db.models import Customer, Invoice, Payment
-from riskdesk.errors import NotFoundError, RiskdeskError
+from riskdesk.errors import InvalidInputError, NotFoundError
 from riskdesk.money import Money
 
 # Serialises concurrent `allocate` runs on PostgreSQL (SQLite serialises writers already).
@@ -42,7 +42,7 @@ _ADVISORY_LOCK = 0x5249534B_414C4C4F  # "RISKALLO"
 _CHUNK = 5000
 
 
-class PaymentError(RiskdeskError):
+class PaymentError(InvalidInputError):
     """A payment that cannot be recorded as given (currency, invoices named, reference)."""
 
 

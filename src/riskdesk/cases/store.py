@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from riskdesk import audit
 from riskdesk.db.models import Case, CaseKind, CaseStatus, Customer
-from riskdesk.errors import NotFoundError, RiskdeskError
+from riskdesk.errors import ConflictError, NotFoundError, RiskdeskError
 
 
-class CaseStateError(RiskdeskError):
+class CaseStateError(ConflictError):
     """A case is not in a status that allows what was asked (closing a closed case ...)."""
 
 

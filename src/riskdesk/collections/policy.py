@@ -56,7 +56,7 @@ from pydantic import (
 
 from riskdesk.collections._yaml import field_path, line_of, load_located
 from riskdesk.collections.facts import fact_schema
-from riskdesk.errors import RiskdeskError
+from riskdesk.errors import InvalidInputError
 from riskdesk.money import CURRENCIES
 from riskdesk.rules import RuleError, RuleSet, compile_rules
 
@@ -86,7 +86,7 @@ class PolicyProblem:
         return f"{self.file}:{self.line}: {self.field}: {self.message}"
 
 
-class PolicyError(RiskdeskError):
+class PolicyError(InvalidInputError):
     """A policy was refused as a whole. `.problems` lists every problem found."""
 
     def __init__(self, problems: list[PolicyProblem]) -> None:

@@ -43,7 +43,7 @@ from riskdesk.db.models import (
     PromiseToPay,
     Subscription,
 )
-from riskdesk.errors import RiskdeskError
+from riskdesk.errors import ConflictError
 from riskdesk.gcpause import gc_paused
 
 PER_SUBSCRIPTION = {ActionKind.SUSPEND_SUBSCRIPTION.value, ActionKind.REACTIVATE_SUBSCRIPTION.value}
@@ -116,7 +116,7 @@ def _customer_context(
     return info, current, promise_until
 
 
-class UnknownStageError(RiskdeskError):
+class UnknownStageError(ConflictError):
     """Customers are in stages the policy does not have (renamed or removed)."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from riskdesk.errors import RiskdeskError
+from riskdesk.errors import InvalidInputError
 
 #: How many bad rows an `ImportFileError` message spells out; `.errors` holds them all.
 MESSAGE_ERRORS = 20
@@ -23,7 +23,7 @@ class RowError:
         return f"{self.file}:{self.line}: {self.column}: {self.message}"
 
 
-class ImportFileError(RiskdeskError):
+class ImportFileError(InvalidInputError):
     """A file was refused; nothing from it was written. `.errors` lists every problem found."""
 
     def __init__(self, errors: list[RowError], summary: str | None = None) -> None:

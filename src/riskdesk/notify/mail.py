@@ -34,14 +34,14 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from riskdesk.errors import ConfigError, RiskdeskError
+from riskdesk.errors import ConfigError, UnavailableError
 
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "RISKDESK_SMTP_"
 
 
-class MailError(RiskdeskError):
+class MailError(UnavailableError):
     pass
 
 

@@ -6,10 +6,10 @@ from typing import Any, Protocol
 
 import httpx
 
-from riskdesk.errors import RiskdeskError
+from riskdesk.errors import UnavailableError
 
 
-class WebhookError(RiskdeskError):
+class WebhookError(UnavailableError):
     pass
 
 

@@ -15,10 +15,10 @@ httpx / pydantic / json exception (as httpx's ``map_httpcore_exceptions`` does).
 
 from __future__ import annotations
 
-from riskdesk.errors import RiskdeskError
+from riskdesk.errors import UnavailableError
 
 
-class ProviderError(RiskdeskError):
+class ProviderError(UnavailableError):
     def __init__(
         self,
         message: str,

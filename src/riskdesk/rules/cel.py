@@ -39,7 +39,7 @@ from typing import Any
 
 from cel_expr_python import cel
 
-from riskdesk.errors import RiskdeskError
+from riskdesk.errors import InvalidInputError
 from riskdesk.money import Money
 
 __all__ = [
@@ -178,7 +178,7 @@ class RuleProblem:
     column: int | None = None
 
 
-class RuleError(RiskdeskError):
+class RuleError(InvalidInputError):
     """A rule that cannot be compiled, or that failed on one entity.
 
     `rule`, `source` and `message` describe the first problem; `problems` lists all of them

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from riskdesk.errors import RiskdeskError
+from riskdesk.errors import InvalidInputError
 from riskdesk.providers.records import (
     Customer,
     DailyRatedUsageLineItem,
@@ -74,7 +74,7 @@ class Invoice:
     lines: int
 
 
-class SandboxStateError(RiskdeskError):
+class SandboxStateError(InvalidInputError):
     """A state file that cannot be read."""
 
 
