@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mailbox
 import re
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -15,9 +16,15 @@ STANDARD = Path(__file__).parents[1] / "policies" / "standard.yaml"
 runner = CliRunner()
 
 
+_OVERRIDES = None  # set by _today_is for one test
+
+
 def invoke(database_url, *args, env=None):
     return runner.invoke(
-        app, ["--database-url", database_url, *args], env={"COLUMNS": "200", **(env or {})}
+        app,
+        ["--database-url", database_url, *args],
+        env={"COLUMNS": "200", **(env or {})},
+        obj=_OVERRIDES,
     )
 
 
@@ -256,9 +263,11 @@ def _record(database_url, customer_id, amount, currency, *options, env=None):
 
 
 def _today_is(monkeypatch, day: str) -> None:
-    from datetime import date
+    """Every command invoked after this runs on a fixed clock (the composition root's)."""
+    from riskdesk.app.clock import FixedClock
+    from riskdesk.cli._common import Overrides
 
-    monkeypatch.setattr("riskdesk.cli._today", lambda: date.fromisoformat(day))
+    monkeypatch.setattr(sys.modules[__name__], "_OVERRIDES", Overrides(clock=FixedClock.on(day)))
 
 
 def test_a_backdated_payment_is_judged_on_todays_facts(database_url, engine, monkeypatch):
@@ -320,7 +329,7 @@ def test_a_payment_received_later_than_today_is_refused(database_url, engine, mo
         "--no-execute",
     )
     assert result.exit_code == 2
-    assert "--received-on 2026-04-11 is later than today (2026-04-10)" in result.output
+    assert "received on 2026-04-11 is later than today (2026-04-10)" in result.output
     assert _rows(engine) == before
 
 
@@ -374,7 +383,7 @@ def test_a_failure_after_the_payment_is_committed_says_it_is_recorded(
     out = " ".join(result.output.split())
     assert "payment 'BANK-1' is recorded (payment #" in out, out
     assert "carrying out the planned actions failed" in out and "cannot read sandbox state" in out
-    assert "the next `riskdesk collections run` will carry them out" in out
+    assert "the next run will carry them out" in out and "riskdesk collections run" in out
     assert _rows(engine)["payments"] == 1
 
 

@@ -1,0 +1,107 @@
+"""Outbox use cases: list the actions, carry the due ones out, approve/cancel/retry one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from riskdesk.actions import outbox
+from riskdesk.app.deps import Deps
+from riskdesk.db.engine import session_scope
+from riskdesk.db.models import ActionStatus, OutboxAction
+
+#: How long an executor's claim on an action lasts (riskdesk.actions.executor's default).
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class ExecutionTotals:
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    held: int = 0
+    recovered: int = 0
+
+
+def execute_due(deps: Deps, *, actor: str, batch: int = 500) -> ExecutionTotals:
+    """Carry out every due action (provider, mail, webhooks), in batches, until none is due."""
+    totals = ExecutionTotals()
+    with deps.executor(actor) as executor:
+        while True:
+            report = executor.run_once(limit=batch)
+            totals.done += report.done
+            totals.retried += report.retried
+            totals.failed += report.failed
+            totals.held += report.held
+            totals.recovered += report.recovered
+            if report.claimed < batch:
+                break
+    return totals
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    id: int
+    kind: str
+    customer_id: int
+    subscription_id: int | None
+    status: str
+    attempts: int
+    stage: str | None
+    why: str | None  # cancelled, held, failed: the reason; in progress: since when
+    created_at: datetime
+    claimed_at: datetime | None
+    lease_expires_at: datetime | None  # in progress: when another executor may take it over
+
+
+def list_actions(
+    deps: Deps, *, status: ActionStatus | None = None, limit: int = 50
+) -> list[ActionRow]:
+    """Outbox actions, newest first; an action in progress shows when its lease expires."""
+    with session_scope(deps.engine()) as session:
+        query = select(OutboxAction).order_by(OutboxAction.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(OutboxAction.status == ActionStatus(status).value)
+        return [_row(a) for a in session.scalars(query)]
+
+
+def _row(a: OutboxAction) -> ActionRow:
+    payload: dict[str, Any] = a.payload or {}
+    in_progress = a.status == ActionStatus.IN_PROGRESS.value and a.claimed_at is not None
+    expires = a.claimed_at + LEASE if in_progress and a.claimed_at else None
+    why = a.last_error
+    if in_progress and a.claimed_at is not None:
+        why = f"claimed at {a.claimed_at:%Y-%m-%d %H:%M:%S} UTC by an executor" + (
+            f"; earlier: {a.last_error}" if a.last_error else ""
+        )
+    return ActionRow(
+        id=a.id,
+        kind=a.kind,
+        customer_id=a.customer_id,
+        subscription_id=a.subscription_id,
+        status=a.status,
+        attempts=a.attempts,
+        stage=payload.get("stage"),
+        why=why,
+        created_at=a.created_at,
+        claimed_at=a.claimed_at,
+        lease_expires_at=expires,
+    )
+
+
+def approve(deps: Deps, action_id: int, *, actor: str) -> None:
+    with session_scope(deps.engine()) as session:
+        outbox.approve(session, action_id, actor, now=deps.now())
+
+
+def cancel(deps: Deps, action_id: int, *, actor: str, reason: str) -> None:
+    with session_scope(deps.engine()) as session:
+        outbox.cancel(session, action_id, actor, reason=reason, now=deps.now())
+
+
+def retry(deps: Deps, action_id: int, *, actor: str) -> None:
+    with session_scope(deps.engine()) as session:
+        outbox.retry(session, action_id, actor, now=deps.now())

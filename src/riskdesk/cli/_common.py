@@ -1,0 +1,170 @@
+"""What every command shares: the app's `Deps` from the context, error mapping, output."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, is_dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from riskdesk.app.clock import Clock
+from riskdesk.app.deps import Deps
+from riskdesk.errors import EXIT_CODES, RiskdeskError
+from riskdesk.money import Money
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a test may hand the command instead of the real thing (`CliRunner.invoke(obj=)`)."""
+
+    clock: Clock | None = None
+
+
+@dataclass
+class CommandContext:
+    deps: Deps
+    actor: str
+
+
+def command_context(ctx: typer.Context) -> CommandContext:
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def deps_of(ctx: typer.Context) -> Deps:
+    return command_context(ctx).deps
+
+
+def actor_of(ctx: typer.Context, by: str | None = None) -> str:
+    """Who acts: an explicit --by, else the global --actor (RISKDESK_ACTOR), else the OS user."""
+    return by or command_context(ctx).actor
+
+
+def default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name (a container without /etc/passwd entry)
+        return "cli:unknown"
+
+
+def error_line(message: str) -> None:
+    err_console.print(
+        f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True
+    )
+
+
+def _surface_hint(exc: RiskdeskError) -> str | None:
+    """What to type next, for errors whose domain text names no command."""
+    from riskdesk.app.database import SchemaNotCurrentError
+    from riskdesk.app.payments import PaymentRecordedError
+
+    if isinstance(exc, SchemaNotCurrentError):
+        return "run `riskdesk init` (with the same --database-url) first"
+    if isinstance(exc, PaymentRecordedError):
+        return "once the cause is fixed, `riskdesk collections run` finishes what is left"
+    return None
+
+
+@contextmanager
+def user_errors(hint: Callable[[RiskdeskError], str | None] | None = None) -> Iterator[None]:
+    """A RiskdeskError becomes one line and the exit code of its kind; anything else is a bug
+    and keeps its trace."""
+    try:
+        yield
+    except RiskdeskError as exc:
+        error_line(str(exc))
+        extra = (hint(exc) if hint else None) or _surface_hint(exc)
+        if extra:
+            err_console.print(escape(extra), highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CODES[exc.kind]) from None
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, Money):
+        return {"amount": str(value.amount), "currency": value.currency}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: jsonable(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(jsonable(value), indent=2) + "\n")
+
+
+def money(value: Money | None) -> str:
+    return "" if value is None else f"{value.amount:,} {value.currency}"
+
+
+def amount(value: Money | None) -> str:
+    return "" if value is None else f"{value.amount:,}"
+
+
+def day_of(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+@contextmanager
+def progress_bar(quiet: bool, *, bytes_mode: bool = False) -> Iterator[Progress | None]:
+    if quiet or not err_console.is_terminal:
+        yield None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn()]
+    columns += [DownloadColumn()] if bytes_mode else []
+    columns += [TimeRemainingColumn()]
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        yield progress
+
+
+def stage_reporter(progress: Progress | None) -> Callable[[str, int, int], None]:
+    tasks: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if progress is None:
+            return
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total or None)
+        progress.update(tasks[stage], completed=done, total=total or None)
+
+    return report
+
+
+AsOf = Annotated[
+    datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Compute as of this day (default today)."),
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy",
+        envvar="RISKDESK_POLICY",
+        help="The collections policy (YAML) to enforce (default: the shipped standard policy).",
+        show_default=False,
+    ),
+]
