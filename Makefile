@@ -1,4 +1,4 @@
-# make demo | make test | make bench [BENCH=name] [SCALE=0.1] | make lint
+# make demo | make test | make test-fast | make bench [BENCH=name] [SCALE=0.1] | make lint
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ BENCH ?=
 SCALE ?= 1
 DEMO_DB ?= demo.db
 
-.PHONY: demo test bench lint venv clean
+.PHONY: demo test test-fast bench lint venv clean
 
 venv: $(STAMP)
 
@@ -36,9 +36,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# The edit-test loop: pure and SQLite tests, no subprocess runs, no PostgreSQL.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not postgres" -q
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/lint-imports
 
 # Only the benchmarks' JSON lines go to stdout.
 bench: $(STAMP)

@@ -98,6 +98,7 @@ def usage_book(database_url, tmp_path):
     return database_url, good, bad, broken
 
 
+@pytest.mark.slow
 def test_a_malformed_usage_export_is_refused_naming_line_and_column(usage_book):
     database_url, _, bad, broken = usage_book
     before = counts(database_url)
@@ -110,6 +111,7 @@ def test_a_malformed_usage_export_is_refused_naming_line_and_column(usage_book):
     assert counts(database_url) == before == (0, 1)  # only the customers import ran
 
 
+@pytest.mark.slow
 def test_skip_bad_rows_lands_the_good_rows_and_rejects_the_bad(usage_book, tmp_path):
     database_url, _, bad, broken = usage_book
     rejects = tmp_path / "rejects.csv"
@@ -134,6 +136,7 @@ def test_skip_bad_rows_lands_the_good_rows_and_rejects_the_bad(usage_book, tmp_p
         assert out.startswith(source[line - 1])
 
 
+@pytest.mark.slow
 def test_importing_the_same_file_twice_leaves_the_same_counts(usage_book):
     database_url, good, _, _ = usage_book
     first = run(database_url, "import", "pc-usage", str(good))
@@ -274,6 +277,7 @@ def test_an_unreachable_database_is_one_line_without_the_password(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_sandbox_command_serves_and_sync_command_pulls_from_it(database_url, tmp_path):
     import signal
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
 from sqlalchemy import select
 
 from mail_helpers import SmtpServer
@@ -50,6 +51,7 @@ def _actions(database_url: str) -> list[OutboxAction]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_run_killed_after_planning_is_finished_once_by_the_next(database_url, tmp_path):
     state = demo_book(database_url, tmp_path)
     killed = subprocess.run(

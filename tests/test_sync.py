@@ -58,6 +58,7 @@ def sandbox_counts(state: SandboxState) -> dict[str, int]:
     }
 
 
+@pytest.mark.slow
 def test_a_sync_through_throttling_and_errors_loses_and_doubles_nothing(engine, demo_state):
     faults = Faults(throttle_rate=0.3, error_rate=0.1, seed=5)
     with start_sandbox(demo_state, faults=faults) as sandbox:

@@ -9,8 +9,8 @@ import typer
 from rich.table import Table
 
 from riskdesk.app import cases as uc
+from riskdesk.app.cases import CaseStatus
 from riskdesk.cli._common import JsonFlag, actor_of, console, deps_of, print_json, user_errors
-from riskdesk.db.models import CaseStatus
 
 cases_app = typer.Typer(no_args_is_help=True, help="Cases a person must look at and close.")
 

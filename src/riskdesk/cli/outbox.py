@@ -8,8 +8,8 @@ import typer
 from rich.table import Table
 
 from riskdesk.app import outbox as uc
+from riskdesk.app.outbox import ActionStatus
 from riskdesk.cli._common import JsonFlag, actor_of, console, deps_of, print_json, user_errors
-from riskdesk.db.models import ActionStatus
 
 outbox_app = typer.Typer(no_args_is_help=True, help="Actions decided and waiting to be done.")
 
