@@ -64,7 +64,7 @@ def list_customers(
         with session_scope(engine) as session:
             tagged = {c.id for c in _tagged(session, tag=tag)}
         facts = [f for f in facts if f.customer_id in tagged]
-    facts.sort(key=_SORT_KEYS[CustomerSort(sort)])  # type: ignore[arg-type,return-value]
+    facts.sort(key=_SORT_KEYS[CustomerSort(sort)])  # type: ignore[arg-type]
     return day, facts[:limit] if limit else facts
 
 

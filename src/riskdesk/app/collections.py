@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
@@ -82,7 +83,9 @@ def preview(
     return PreviewResult(start, days, events, rules.max_suspensions_per_run)
 
 
-def policy_document(deps: Deps, *, policy: Path | None = None, format: str = "md") -> str:
+def policy_document(
+    deps: Deps, *, policy: Path | None = None, format: Literal["md", "html"] = "md"
+) -> str:
     """The enforced policy in plain language for customers (md or html), from the same file."""
     from riskdesk.collections.document import render_policy_document
 

@@ -42,7 +42,7 @@ class CommandContext:
 
 
 def command_context(ctx: typer.Context) -> CommandContext:
-    return ctx.find_root().obj  # type: ignore[no-any-return]
+    return ctx.find_root().obj
 
 
 def deps_of(ctx: typer.Context) -> Deps:

@@ -81,7 +81,7 @@ def bulk_insert(
     if not rows:
         return 0
     names = ", ".join(columns)
-    dbapi = connection.connection.driver_connection
+    dbapi: Any = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         verb = "INSERT OR IGNORE" if ignore_conflicts_on else "INSERT"
         marks = ", ".join("?" for _ in columns)
@@ -150,7 +150,7 @@ def bulk_insert_columns(
     names = ", ".join(columns)
     verb = "INSERT OR IGNORE" if ignore_conflicts_on else "INSERT"
     marks = ", ".join("?" for _ in columns)
-    dbapi = connection.connection.driver_connection
+    dbapi: Any = connection.connection.driver_connection
     before = dbapi.total_changes
     cursor = dbapi.cursor()
     cursor.executemany(
@@ -192,7 +192,7 @@ def bulk_insert_arrow(
     import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
 
-    dbapi = connection.connection.driver_connection
+    dbapi: Any = connection.connection.driver_connection
     with dbapi.cursor() as cursor:
         if ignore_conflicts_on is not None:
             key = ignore_conflicts_on

@@ -470,7 +470,7 @@ class PartnerCenter:
         url = self._url(target)
         path = urlsplit(url).path
         request_id = self._new_id()  # the same on every retry of this request
-        ids = {"request_id": request_id, "correlation_id": correlation_id}
+        ids: dict[str, Any] = {"request_id": request_id, "correlation_id": correlation_id}
         started = time.monotonic()
         attempt = 0
         while True:

@@ -139,7 +139,7 @@ def build_token_provider(settings: ProviderSettings) -> TokenProvider:
             + " and ".join(f"{ENV_PREFIX}{k.upper()} (or [provider].{k})" for k in missing)
         )
     ep = endpoints(settings.cloud)
-    common = {
+    common: dict[str, Any] = {
         "tenant_id": settings.tenant_id,
         "client_id": settings.client_id,
         "authority_host": ep.authority_host,
