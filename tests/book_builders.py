@@ -11,10 +11,13 @@ from riskdesk.db.models import Customer, Invoice, Order, Payment, UsageRecord
 _seq = itertools.count(1)
 
 
-def customer(session, name="Contoso", currency="EUR", *, limit=None, tags=(), pcid=None):
+def customer(
+    session, name="Contoso", currency="EUR", *, limit=None, tags=(), pcid=None, domain=None
+):
     row = Customer(
         provider_customer_id=pcid or f"tenant-{next(_seq)}",
         name=name,
+        domain=domain,
         currency=currency,
         payment_terms_days=30,
         credit_limit=None if limit is None else Decimal(limit),

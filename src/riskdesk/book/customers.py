@@ -4,18 +4,45 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskdesk.db.models import Customer
-from riskdesk.errors import NotFoundError
+from riskdesk.errors import InvalidInputError, NotFoundError
+
+#: How many candidates an ambiguous reference names.
+CANDIDATES_SHOWN = 10
+
+
+class AmbiguousCustomerError(InvalidInputError):
+    """`ref` names several customers: the message lists the first few (id, name, domain).
+
+    Kind `invalid`: the reference does not pick one customer, so the caller must give a
+    sharper one (the id or the tenant id); nothing about the book is wrong.
+    """
+
+    def __init__(self, ref: str, candidates: list[Customer], total: int) -> None:
+        self.ref = ref
+        self.candidates = candidates
+        self.total = total
+        shown = "; ".join(f"#{c.id} {c.name} ({c.domain or 'no domain'})" for c in candidates)
+        more = f"; and {total - len(candidates)} more" if total > len(candidates) else ""
+        super().__init__(
+            f"customer {ref!r} is ambiguous: {total} customers have that domain or name: "
+            f"{shown}{more}; give the id or the tenant id instead"
+        )
 
 
 def find_customer(session: Session, ref: str | int) -> Customer:
-    """The customer `ref` names: riskdesk id, provider (tenant) id, or exact name.
+    """The one customer `ref` names: riskdesk id, provider (tenant) id, domain or exact name.
 
-    Raises NotFoundError("unknown customer 'x'") when nothing matches, and NotFoundError
-    naming the candidates when an exact name is shared by several customers.
+    The id and the tenant id are unique and are tried first; then a domain (for a Partner
+    Center customer the default domain, e.g. contoso.onmicrosoft.com) and the exact name,
+    both case-insensitive, together. Raises NotFoundError naming `ref` when nothing matches
+    and AmbiguousCustomerError (an InvalidInputError) naming the candidates when several
+    customers match.
+
+    Case-insensitive means SQL lower(): on SQLite that folds ASCII letters only.
     """
     text_ref = str(ref).strip()
     if text_ref.isdigit():
@@ -27,15 +54,21 @@ def find_customer(session: Session, ref: str | int) -> Customer:
     ).first()
     if found is not None:
         return found
-    named = session.scalars(
-        select(Customer).where(Customer.name == text_ref).order_by(Customer.id).limit(5)
+    folded = text_ref.lower()
+    matches = or_(func.lower(Customer.domain) == folded, func.lower(Customer.name) == folded)
+    candidates = session.scalars(
+        select(Customer).where(matches).order_by(Customer.id).limit(CANDIDATES_SHOWN + 1)
     ).all()
-    if len(named) == 1:
-        return named[0]
-    if named:
-        ids = ", ".join(f"{c.id} ({c.provider_customer_id})" for c in named)
-        raise NotFoundError(f"customer name {text_ref!r} is ambiguous: use one of ids {ids}")
-    raise NotFoundError(f"unknown customer {text_ref!r}")
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise NotFoundError(
+            f"unknown customer {text_ref!r}: no customer has that id, tenant id, domain or name"
+        )
+    total = len(candidates)
+    if total > CANDIDATES_SHOWN:
+        total = session.scalar(select(func.count()).select_from(Customer).where(matches)) or 0
+    raise AmbiguousCustomerError(text_ref, list(candidates[:CANDIDATES_SHOWN]), total)
 
 
 def list_customers(
