@@ -212,6 +212,14 @@ def test_demo_then_customers_and_aging_agree(database_url, tmp_path):
     assert detail["facts"]["overdue_amount"] == ranked["overdue_amount"]
     open_sum = sum(Decimal(i["open_amount"]["amount"]) for i in detail["open_invoices"])
     assert open_sum == Decimal(ranked["open_balance"]["amount"])
+    # The README's own example: a customer is found by its domain, in any letter case, and
+    # the table shows where it stands in collections.
+    domain = detail["customer"]["domain"]
+    by_domain = invoke(database_url, "customers", "show", domain.upper(), "--as-of", "2026-06-15")
+    assert by_domain.exit_code == 0, by_domain.output
+    assert detail["customer"]["name"] in by_domain.output
+    assert "collections: in good standing" in by_domain.output
+    assert "collections" in detail and "holds" in detail and "waiting_actions" in detail
 
     again = invoke(database_url, "demo", "--customers", "40", "--no-sandbox")
     assert again.exit_code == EXIT_CODES["conflict"] and "already has customers" in again.output

@@ -34,6 +34,7 @@ def print_customer(detail: CustomerDetail, day: date) -> None:
     ):
         info.add_row(label, value)
     console.print(info)
+    print_standing(detail)
     subs = Table(title="Subscriptions")
     for column in ("provider id", "offer", "kind", "qty", "status", "held for"):
         subs.add_column(column)
@@ -61,3 +62,79 @@ def print_customer(detail: CustomerDetail, day: date) -> None:
             "yes" if i.disputed else "",
         )
     console.print(invoices)
+
+
+def _when(value) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+def print_standing(detail: CustomerDetail) -> None:
+    """What a credit controller asks first: stage, holds, what waits, what was said."""
+    standing = detail.collections
+    stage = standing.stage or "in good standing"
+    since = f" since {standing.entered_on}" if standing.entered_on else ""
+    flags = [
+        label
+        for label, on in (
+            ("new orders blocked", standing.orders_blocked),
+            ("subscriptions suspended", standing.subscriptions_suspended),
+        )
+        if on
+    ]
+    console.print(f"collections: {stage}{since}" + (f" ({', '.join(flags)})" if flags else ""))
+    if detail.holds:
+        holds = Table(title="Holds on subscriptions")
+        for column in ("subscription", "offer", "reason", "since", "note"):
+            holds.add_column(column)
+        for h in detail.holds:
+            holds.add_row(
+                h.provider_subscription_id, h.offer_name, h.reason, _when(h.since), h.note or ""
+            )
+        console.print(holds)
+    if detail.waiting_actions:
+        waiting = Table(title="Actions waiting or in progress")
+        for column in ("id", "kind", "subscription", "status", "stage", "why", "claimed"):
+            waiting.add_column(column, overflow="fold")
+        for a in detail.waiting_actions:
+            waiting.add_row(
+                str(a.id),
+                a.kind,
+                a.provider_subscription_id or "",
+                a.status,
+                a.stage or "",
+                (a.last_error or a.reason or "")[:160],
+                _when(a.claimed_at),
+            )
+        console.print(waiting)
+    if detail.notices:
+        notices = Table(title=f"Notices sent ({detail.notices_sent:,} in all, latest first)")
+        for column in ("sent", "template", "stage", "to", "subject"):
+            notices.add_column(column, overflow="fold")
+        for n in detail.notices:
+            notices.add_row(
+                _when(n.sent_at), n.template or "", n.stage or "", n.to or "", n.subject or ""
+            )
+        console.print(notices)
+    if detail.disputes:
+        disputes = Table(title="Open disputes")
+        for column in ("invoice", "issued", "due", "total", "open"):
+            disputes.add_column(column)
+        for d in detail.disputes:
+            disputes.add_row(
+                d.number, str(d.issued_on), str(d.due_on), money(d.total), money(d.open_amount)
+            )
+        console.print(disputes)
+    if detail.promises:
+        promises = Table(title="Promises to pay")
+        for column in ("id", "promised", "due", "amount", "by", "note"):
+            promises.add_column(column)
+        for p in detail.promises:
+            promises.add_row(
+                str(p.id),
+                str(p.promised_on),
+                f"{p.due_on}{' (overdue)' if p.overdue else ''}",
+                money(p.amount),
+                p.created_by,
+                p.note or "",
+            )
+        console.print(promises)
