@@ -249,11 +249,12 @@ def demo(
 
 def _demo_sandbox(engine: Engine, state_file: Path, truth: Path, quiet: bool):
     """Seed a sandbox from the demo book, save it, and sync the book from it over HTTP."""
-    from riskdesk.providers.sandbox import SandboxState, start_sandbox
+    from riskdesk.demo.sandbox_seed import seed_sandbox_state
+    from riskdesk.providers.sandbox import start_sandbox
     from riskdesk.providers.settings import ProviderSettings, build_provider
     from riskdesk.providers.sync import mark_invoices_synced, sync_book
 
-    state = SandboxState.from_book(engine, truth_path=truth, path=state_file)
+    state = seed_sandbox_state(engine, truth_path=truth, path=state_file)
     state.save()
     # The book is where the sandbox's billed usage came from: read only what is unbilled.
     mark_invoices_synced(engine, state.invoices())
@@ -387,6 +388,9 @@ def sandbox(
 
     Example: [bold]riskdesk sandbox --state demo-sandbox.json --throttle-rate 0.3[/bold]
     """
+    from functools import partial
+
+    from riskdesk.demo.sandbox_seed import seed_sandbox_from_database
     from riskdesk.providers.sandbox import serve
 
     with _user_errors():
@@ -397,8 +401,9 @@ def sandbox(
             error_rate,
             latency_ms,
             token,
-            ctx.obj.database_url if seed_from_book else None,
-            truth_path=truth,
+            seed_state=partial(seed_sandbox_from_database, ctx.obj.database_url, truth_path=truth)
+            if seed_from_book
+            else None,
             seed=seed,
         )
 
