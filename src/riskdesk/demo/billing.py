@@ -99,9 +99,10 @@ class BillingMixin(GeneratorBase):
             if not own or c.behaviour == "signup_fraud":
                 continue
             handler = getattr(self, f"_pay_{c.behaviour}")
+            mark = len(payments)
             handler(c, own, payments, r)
             if c.idx in overpayers:
-                self._overpay(c, payments, r)
+                self._overpay(c, payments[mark:], r)  # the customer's own payments
         payments.sort(key=lambda p: (p["received_on"], p["cust"], p["allocations"][0][0]))
         for i, p in enumerate(payments):
             p["id"] = i + 1
@@ -249,8 +250,7 @@ class BillingMixin(GeneratorBase):
         else:
             c.behaviour = "on_time"
 
-    def _overpay(self, c: Customer, payments: list[dict[str, Any]], r) -> None:
-        own = [p for p in payments if p["cust"] == c.idx]
+    def _overpay(self, c: Customer, own: list[dict[str, Any]], r) -> None:
         if not own:
             return
         p = own[int(r.integers(len(own)))]

@@ -45,6 +45,10 @@ class PlantsMixin(GeneratorBase):
             if s.kind == "consumption" and c.behaviour == "on_time":
                 plans[c.idx] = s
         rp = self.r_plants
+        # each plan is planted at most once, so its series as they are now are what it reads
+        self._plan_series: dict[int, list[Series]] = {}
+        for series in self.series:
+            self._plan_series.setdefault(series.sub, []).append(series)
         candidates = sorted(plans)
         rp.shuffle(candidates)
         for behaviour in MISUSE_BEHAVIOURS:
@@ -71,7 +75,7 @@ class PlantsMixin(GeneratorBase):
         gpu = cat.ALL_METERS[gpu_ix]
         new_region = bool(r.random() < 0.7)
         region = self._far_region(c, r) if new_region else c.regions[0]
-        used_regions = {s.region for s in self.series if s.sub == plan.idx}
+        used_regions = {s.region for s in self._plan_series.get(plan.idx, [])}
         new_region = region not in used_regions
         vms = int(r.integers(4, 40))
         end = self.as_of
@@ -108,7 +112,7 @@ class PlantsMixin(GeneratorBase):
     def _plant_runaway_spend(
         self, c: Customer, plan: Sub, start: date, r: np.random.Generator
     ) -> None:
-        own = [s for s in self.series if s.sub == plan.idx]
+        own = list(self._plan_series.get(plan.idx, []))
         compute = [s for s in own if cat.ALL_METERS[s.meter].unit == "1 Hour"] or own
         target = max(compute, key=lambda s: s.base)
         target.ramp_start = self.day_index(start)
@@ -132,7 +136,7 @@ class PlantsMixin(GeneratorBase):
     def _plant_new_region(
         self, c: Customer, plan: Sub, start: date, r: np.random.Generator
     ) -> None:
-        own = [s for s in self.series if s.sub == plan.idx]
+        own = list(self._plan_series.get(plan.idx, []))
         template = own[int(r.integers(len(own)))]
         region = self._far_region(c, r)
         self.series.append(

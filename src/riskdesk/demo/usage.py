@@ -23,11 +23,12 @@ class UsageMixin(GeneratorBase):
         s = self.series
         d0 = np.array([x.d0 for x in s], dtype=np.int64)
         d1 = np.array([x.d1 for x in s], dtype=np.int64)
-        lengths = np.maximum(d1 - d0, 0)
+        start = np.maximum(d0, self.usage_from)  # d0 unless in bulk mode
+        lengths = np.maximum(d1 - start, 0)
         total = int(lengths.sum())
         sid = np.repeat(np.arange(len(s)), lengths)
         offsets = np.cumsum(lengths) - lengths
-        day = d0[sid] + (np.arange(total) - offsets[sid])
+        day = start[sid] + (np.arange(total) - offsets[sid])
         weekday = np.array([d.weekday() for d in self.dates[: self.days]], dtype=np.int64)
         weekend = weekday[day] >= 5 if total else np.zeros(0, dtype=bool)
         f = lambda name: np.array([getattr(x, name) for x in s], dtype=np.float64)  # noqa: E731
