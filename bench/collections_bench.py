@@ -19,9 +19,8 @@ customers, about 1,000,000*scale invoices, their subscriptions and planted payer
   `run_collections(customer_ids=[it])`; median over several customers.
 
 as_of is the book's own today (`book_facts.AS_OF`: the newest invoices not yet due), the day a
-daily run would use. build() leaves 7 % of invoices unpaid forever, so about 60 % of the
-customers are in some stage then (an earlier day is no better: the unpaid invoices are spread
-over the whole history). The policy is `policies/standard.yaml` with `max_suspensions_per_run`
+daily run would use; with `book_facts.SHARES` about half of the customers are in some stage
+then. The policy is `policies/standard.yaml` with `max_suspensions_per_run`
 raised so the blast radius does not withhold the first run's suspensions (with 50 it would
 withhold nearly every transition and the run would write almost nothing).
 """

@@ -17,6 +17,7 @@ orders), `plants` (planted behaviours), `usage`, `billing` (invoices and payment
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from riskdesk.demo.billing import BillingMixin
@@ -48,13 +49,21 @@ class _Generator(
 
 
 def generate_book(
-    *, customers: int, seed: int, as_of: date, months: int, usage_days: int | None = None
+    *,
+    customers: int,
+    seed: int,
+    as_of: date,
+    months: int,
+    usage_days: int | None = None,
+    shares: Mapping[str, float] | None = None,
 ) -> Book:
     """The whole demo book in memory (no database), deterministic in its arguments.
 
     `usage_days` is the bulk mode the benchmarks use for books of 100,000 customers: rated
     usage only on the last `usage_days` days before `as_of` (so Azure plans are invoiced only
     for the months those days fall in; a burst planted earlier is in the truth file but not
-    in the usage). Without it every day of the book has its usage.
+    in the usage). Without it every day of the book has its usage. `shares` overrides the
+    share of customers per planted behaviour (e.g. `{"defaulting": 0.15}`; a benchmark that
+    wants many customers in a collections stage).
     """
-    return _Generator(customers, seed, as_of, months, usage_days).build()
+    return _Generator(customers, seed, as_of, months, usage_days, shares).build()

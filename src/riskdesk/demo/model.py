@@ -17,6 +17,7 @@ previous calendar month). See docs/demo.md for the behaviours and the truth file
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -177,7 +178,13 @@ class GeneratorBase:
     """The generator's state and helpers; the stages are mixins in the sibling modules."""
 
     def __init__(
-        self, customers: int, seed: int, as_of: date, months: int, usage_days: int | None = None
+        self,
+        customers: int,
+        seed: int,
+        as_of: date,
+        months: int,
+        usage_days: int | None = None,
+        shares: Mapping[str, float] | None = None,
     ) -> None:
         if customers < 1:
             raise ValueError("customers must be at least 1")
@@ -185,6 +192,10 @@ class GeneratorBase:
             raise ValueError("months must be at least 1")
         if usage_days is not None and usage_days < 1:
             raise ValueError("usage_days must be at least 1")
+        unknown = sorted(set(shares or {}) - set(_SHARES))
+        if unknown:
+            raise ValueError(f"unknown behaviour {unknown[0]!r}; known: {', '.join(_SHARES)}")
+        self.shares = {**_SHARES, **(shares or {})}
         self.n = customers
         self.seed = seed
         self.as_of = as_of
@@ -262,5 +273,5 @@ class GeneratorBase:
         )
 
     def count(self, behaviour: str) -> int:
-        share = _SHARES[behaviour]
+        share = self.shares[behaviour]
         return max(1, round(share * self.n)) if self.n >= 20 else int(share * self.n >= 0.5)
