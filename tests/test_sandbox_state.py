@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from datetime import date
 
 import httpx
@@ -236,6 +239,29 @@ def test_seeding_from_a_demo_book(demo_book):
                 }
             assert event["subscriptionId"] in entitlements
             assert event["firstOccurrence"].startswith(record["start"])
+
+
+def test_sandbox_command_seeds_its_state_from_the_book(demo_book, tmp_path):
+    """`riskdesk sandbox --seed-from-book --truth` (the demo's seeding, handed to `serve`)."""
+    engine, truth_path = demo_book
+    url = engine.url.render_as_string(hide_password=False)
+    state_file = tmp_path / "seeded.json"
+    command = [sys.executable, "-m", "riskdesk", "--database-url", url, "sandbox", "--port", "0"]
+    command += ["--state", str(state_file), "--seed-from-book", "--truth", str(truth_path)]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stderr.readline()
+        assert line.startswith("sandbox: http://127.0.0.1:"), line + server.stderr.read()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    seeded = SandboxState.load(state_file)
+    expected = seed_sandbox_state(engine, truth_path=truth_path)
+    assert set(seeded.customers) == set(expected.customers) and seeded.customers
+    assert len(seeded.usage) == len(expected.usage) > 0
+    truth = json.loads(truth_path.read_text())
+    planted = [r for r in truth["records"] if r["behaviour"] in ("gpu_burst", "signup_fraud")]
+    assert len(seeded.fraud_events) == len(planted) > 0
 
 
 def test_sample_state_has_what_tests_need():
