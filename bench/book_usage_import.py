@@ -17,6 +17,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+import limits
 from common import note
 from riskdesk.db.bulk import bulk_insert
 from riskdesk.db.engine import make_engine, migrate
@@ -85,6 +86,16 @@ def run(scale: float, db: str, url: str) -> list[dict]:
         raise RuntimeError(f"usage import child failed:\n{child.stderr}")
     measured = json.loads(child.stdout.strip().splitlines()[-1])
     note(f"bench usage import: {measured['seconds']:.1f} s, {measured['peak_kb'] / 1024:.0f} MB")
+    # The limit: the same rows written back into the same table by the driver alone.
+    engine = make_engine(url)
+    try:
+        written, limit = limits.bare_reinsert(engine, "usage_records")
+    finally:
+        engine.dispose()
+    if written != measured["inserted"]:
+        raise RuntimeError(f"the importer inserted {measured['inserted']} rows, read {written}")
+    bare = "COPY" if db == "postgresql" else "executemany"
+    note(f"bench usage import: bare {bare} of the same rows {limit:.1f} s")
     return [
         {
             "bench": "book",
@@ -106,4 +117,5 @@ def run(scale: float, db: str, url: str) -> list[dict]:
             "n": label,
             "db": db,
         },
+        limits.figure("book", "usage_import", measured["seconds"], limit, 10, label, db),
     ]

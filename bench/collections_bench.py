@@ -3,8 +3,8 @@
 (The file is not `bench/collections.py`: with `bench/` first on sys.path that would shadow the
 standard library's `collections` for every import; `bench/run.py` maps the name.)
 
-Per database, on a book from `book_facts.build` (100,000*scale customers, 1,000,000*scale
-invoices) plus one seat subscription per customer and a consumption one for half of them:
+Per database, on the demo's book at the benchmark's size (`book_facts.build`: 100,000*scale
+customers, about 1,000,000*scale invoices, their subscriptions and planted payer behaviours):
 
 - `reference_loop_s`: `collections_reference.decide_each` (five ORM queries per customer, facts
   in Python, `decide`) over every customer of the book;
@@ -12,14 +12,15 @@ invoices) plus one seat subscription per customer and a consumption one for half
 - `speedup`: the ratio of the two. Both must give every customer the same stage (and days past
   due and overdue amount); a disagreement is printed to stderr and raises;
 - `full_run_s`: the first `run_collections` over the whole book, which plans and enqueues
-  every transition and writes the states and the audit events;
+  every transition and writes the states and the audit events; `full_run_s_vs_limit` is it
+  over the bare facts pass (the facts statement through the driver, best of three, on the
+  same book just before the run);
 - `reevaluate_ms`: after `record_payment` of a staged customer's whole open balance,
   `run_collections(customer_ids=[it])`; median over several customers.
 
 as_of is the book's own today (`book_facts.AS_OF`: the newest invoices not yet due), the day a
-daily run would use. build() leaves 7 % of invoices unpaid forever, so about 60 % of the
-customers are in some stage then (an earlier day is no better: the unpaid invoices are spread
-over the whole history). The policy is `policies/standard.yaml` with `max_suspensions_per_run`
+daily run would use; with `book_facts.SHARES` about half of the customers are in some stage
+then. The policy is `policies/standard.yaml` with `max_suspensions_per_run`
 raised so the blast radius does not withhold the first run's suspensions (with 50 it would
 withhold nearly every transition and the run would write almost nothing).
 """
@@ -35,19 +36,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import book_facts
 import collections_reference
+import limits
 from common import fresh_database, note
 from riskdesk.book.facts import customer_facts
 from riskdesk.book.payments import record_payment
 from riskdesk.collections.policy import Policy, load_policy
 from riskdesk.collections.run import evaluate, run_collections
-from riskdesk.db.bulk import bulk_insert
 from riskdesk.db.engine import make_engine
-from riskdesk.db.models import AuditEvent, CollectionState, OutboxAction, Subscription
+from riskdesk.db.models import AuditEvent, CollectionState, OutboxAction
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = book_facts.AS_OF
@@ -66,70 +67,10 @@ def _policy(directory: Path) -> Policy:
     return load_policy(path)
 
 
-def _add_subscriptions(url: str, n_customers: int, seed: int = 11) -> int:
-    """One seat subscription per customer, plus a consumption one for half of them."""
-    rng = np.random.default_rng(seed)
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            currency = dict(conn.execute(text("SELECT id, currency FROM customers")).all())
-            owners = list(range(1, n_customers + 1))
-            owners += sorted(rng.choice(owners, n_customers // 2, replace=False).tolist())
-            rows = [
-                (
-                    k,
-                    cid,
-                    f"sub-{k:09d}",
-                    "offer-seat" if k <= n_customers else "offer-azure",
-                    "Seats" if k <= n_customers else "Azure plan",
-                    "seat" if k <= n_customers else "consumption",
-                    1,
-                    10_000_000,
-                    currency[cid],
-                    "monthly" if k <= n_customers else "none",
-                    "active",
-                    "2024-01-01",
-                )
-                for k, cid in enumerate(owners, start=1)
-            ]
-            bulk_insert(
-                conn,
-                Subscription.__table__,
-                [
-                    "id",
-                    "customer_id",
-                    "provider_subscription_id",
-                    "offer_id",
-                    "offer_name",
-                    "kind",
-                    "quantity",
-                    "unit_price_micros",
-                    "currency",
-                    "billing_cycle",
-                    "provider_status",
-                    "created_on",
-                ],
-                rows,
-            )
-            if engine.dialect.name == "postgresql":
-                conn.execute(
-                    text(
-                        "SELECT setval(pg_get_serial_sequence('subscriptions', 'id'), "
-                        "(SELECT MAX(id) FROM subscriptions))"
-                    )
-                )
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE subscriptions"))
-    finally:
-        engine.dispose()
-    return len(rows)
-
-
-def _sizes(counts: dict[str, int]) -> str:
-    n_customers, n_invoices = counts["customers"], counts["invoices"]
-    if n_customers >= 1000:
-        return f"{n_customers // 1000}k customers / {n_invoices / 1e6:g}M invoices"
-    return f"{n_customers} customers / {n_invoices} invoices"
+def _seconds(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
 
 
 def _compare(reference: dict, decisions: dict) -> None:
@@ -165,13 +106,20 @@ def _compare(reference: dict, decisions: dict) -> None:
 def run(scale: float, db: str, url: str, policy: Policy) -> Iterator[dict]:
     started = time.perf_counter()
     counts = book_facts.build(url, scale)
-    counts["subscriptions"] = _add_subscriptions(url, counts["customers"])
     note(f"bench collections: built {counts} in {time.perf_counter() - started:.1f} s")
-    n = _sizes(counts)
+    n = book_facts.sizes(counts)
     n_customers = counts["customers"]
     base = {"bench": "collections", "db": db}
     engine = make_engine(url)
     try:
+        # The limit of the first run: the bare facts pass (the statement through the driver).
+        bare = limits.bare_facts(engine, AS_OF)
+        try:
+            bare()
+            facts_s = min(_seconds(bare) for _ in range(3))
+        finally:
+            bare.close()
+        note(f"bench collections: bare facts statement {facts_s:.3f} s")
         # The reference loop over every customer of the book.
         every = list(range(1, n_customers + 1))
         with Session(engine) as session:
@@ -240,6 +188,7 @@ def run(scale: float, db: str, url: str, policy: Policy) -> Iterator[dict]:
             "better": "lower",
             "n": n,
         }
+        yield limits.figure("collections", "full_run_s", full_s, facts_s, 20, n, db)
 
         # One customer's re-evaluation after it pays everything it owes.
         staged_ids = [d.customer_id for d in report.transitions if d.stage is not None]

@@ -24,7 +24,7 @@ from riskdesk.db.models import (
 from riskdesk.notify.mail import SmtpMailer
 from riskdesk.providers.auth import StaticToken
 from riskdesk.providers.partner_center import PartnerCenter
-from riskdesk.providers.sandbox import SandboxState, start_sandbox
+from riskdesk.providers.sandbox import SandboxState, sample_state, start_sandbox
 
 T0 = datetime(2026, 3, 17, 9, 0, tzinfo=UTC)
 
@@ -42,7 +42,7 @@ class Clock:
 
 @pytest.fixture
 def sandbox():
-    state = SandboxState.sample(seed=1)
+    state = sample_state(seed=1)
     with start_sandbox(state) as sb:
         yield sb
 

@@ -336,13 +336,13 @@ def test_a_payment_received_later_than_today_is_refused(database_url, engine, mo
 def test_payment_config_errors_are_found_before_anything_is_written(
     database_url, engine, tmp_path, monkeypatch
 ):
-    from riskdesk.providers.sandbox import SandboxState
+    from riskdesk.providers.sandbox import sample_state
 
     monkeypatch.chdir(tmp_path)  # no ./riskdesk.toml
     cust = _fabrikam(engine)
     _today_is(monkeypatch, TODAY)
     state = tmp_path / "sandbox.json"
-    SandboxState.sample(seed=1, path=state).save()
+    sample_state(seed=1, path=state).save()
     mail = {"RISKDESK_MAIL_DIR": str(tmp_path / "mail"), "RISKDESK_SMTP_HOST": None}
     provider = {"RISKDESK_PROVIDER_SANDBOX_STATE": str(state), "RISKDESK_PROVIDER_BASE_URL": None}
     no_mail = {**provider, "RISKDESK_MAIL_DIR": None, "RISKDESK_SMTP_HOST": None}

@@ -114,6 +114,43 @@ def test_a_different_seed_gives_a_different_book():
     assert one.truth != two.truth
 
 
+def _columns(book, table: str, *names: str) -> list[tuple]:
+    columns, rows = book.tables[table]
+    positions = [columns.index(name) for name in names]
+    return [tuple(row[p] for p in positions) for row in rows]
+
+
+def test_bulk_mode_keeps_usage_of_the_last_days_only_and_the_rest_of_the_book():
+    full = generate_book(customers=200, seed=SEED, as_of=AS_OF, months=3)
+    bulk = generate_book(customers=200, seed=SEED, as_of=AS_OF, months=3, usage_days=5)
+    again = generate_book(customers=200, seed=SEED, as_of=AS_OF, months=3, usage_days=5)
+    assert bulk.tables == again.tables and bulk.truth == again.truth
+    days = {d for (d,) in _columns(bulk, "usage_records", "usage_date")}
+    assert days == {(AS_OF - timedelta(days=k)).isoformat() for k in range(1, 6)}
+    assert len(bulk.tables["usage_records"][1]) < len(full.tables["usage_records"][1]) / 10
+    # Customers, subscriptions and seat invoices are the same book's (credit limits follow
+    # the invoice totals, so they may differ).
+    who = ("id", "provider_customer_id", "name", "created_on")
+    assert _columns(bulk, "customers", *who) == _columns(full, "customers", *who)
+    assert bulk.tables["subscriptions"] == full.tables["subscriptions"]
+    seat_lines = [r for r in _columns(full, "invoice_lines", "description") if "licences" in r[0]]
+    assert seat_lines == [
+        r for r in _columns(bulk, "invoice_lines", "description") if "licences" in r[0]
+    ]
+    with pytest.raises(ValueError, match="usage_days"):
+        generate_book(customers=20, seed=SEED, as_of=AS_OF, months=3, usage_days=0)
+
+
+def test_shares_plant_more_of_a_behaviour():
+    book = generate_book(
+        customers=200, seed=SEED, as_of=AS_OF, months=3, shares={"defaulting": 0.25}
+    )
+    defaulting = [r for r in book.truth if r["behaviour"] == "defaulting"]
+    assert len(defaulting) == 50
+    with pytest.raises(ValueError, match="unknown behaviour 'mining'"):
+        generate_book(customers=20, seed=SEED, as_of=AS_OF, months=3, shares={"mining": 0.1})
+
+
 def test_summary_counts_match_the_tables_and_an_audit_event_records_the_run(demo):
     engine, summary, truth = demo
     tables = {

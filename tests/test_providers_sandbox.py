@@ -14,12 +14,13 @@ sandbox_server = pytest.importorskip(
     "riskdesk.providers.sandbox.server", reason="the sandbox server is not available yet"
 )
 from riskdesk.providers.sandbox.faults import Faults  # noqa: E402
+from riskdesk.providers.sandbox.sample import sample_state  # noqa: E402
 from riskdesk.providers.sandbox.state import SandboxState  # noqa: E402
 
 
 @pytest.fixture
 def state():
-    return SandboxState.sample(seed=1)
+    return sample_state(seed=1)
 
 
 @pytest.fixture

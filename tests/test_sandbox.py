@@ -17,7 +17,7 @@ from riskdesk.providers.records import (
     ServiceRequest,
     Subscription,
 )
-from riskdesk.providers.sandbox import SandboxState, start_sandbox
+from riskdesk.providers.sandbox import SandboxState, sample_state, start_sandbox
 from sandbox_helpers import all_pages, auth
 
 USAGE = "/v1/invoices/unbilled/lineitems"
@@ -35,7 +35,7 @@ def usage_params(currency: str, size: int) -> dict[str, object]:
 
 @pytest.fixture
 def sandbox():
-    state = SandboxState.sample(seed=1)
+    state = sample_state(seed=1)
     with start_sandbox(state) as server:
         yield server
 

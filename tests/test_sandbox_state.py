@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from datetime import date
 
 import httpx
@@ -12,7 +15,14 @@ from sqlalchemy import func, select
 from riskdesk.db.engine import make_engine, migrate
 from riskdesk.db.models import Customer, Subscription, UsageRecord
 from riskdesk.demo import build_demo_book
-from riskdesk.providers.sandbox import Faults, SandboxState, SandboxStateError, start_sandbox
+from riskdesk.demo.sandbox_seed import seed_sandbox_state
+from riskdesk.providers.sandbox import (
+    Faults,
+    SandboxState,
+    SandboxStateError,
+    sample_state,
+    start_sandbox,
+)
 from riskdesk.providers.sandbox.faults import Fault
 from sandbox_helpers import all_pages, auth
 
@@ -31,7 +41,7 @@ def subscription_url(server, state: SandboxState, status: str = "active") -> str
 
 
 def test_throttle_rate_one_answers_every_call_429_with_retry_after():
-    state = SandboxState.sample(seed=2)
+    state = sample_state(seed=2)
     with start_sandbox(state, faults=Faults(throttle_rate=1.0, seed=1)) as server:
         url = subscription_url(server, state)
         with httpx.Client(headers=auth(server.token)) as client:
@@ -54,7 +64,7 @@ def test_throttle_rate_one_answers_every_call_429_with_retry_after():
 
 
 def test_error_rate_one_fails_a_patch_with_5xx_and_changes_nothing():
-    state = SandboxState.sample(seed=2)
+    state = sample_state(seed=2)
     faults = Faults(error_rate=1.0, seed=5)
     with start_sandbox(state, faults=faults) as server:
         url = subscription_url(server, state)
@@ -90,7 +100,7 @@ def test_faults_are_deterministic_with_a_seed_and_add_latency():
         Faults(throttle_rate=1.5)
     import time
 
-    with start_sandbox(SandboxState.sample(), faults=Faults(latency_ms=150)) as server:
+    with start_sandbox(sample_state(), faults=Faults(latency_ms=150)) as server:
         started = time.monotonic()
         response = httpx.get(server.base_url + "/v1/customers", headers=auth(server.token))
         assert response.status_code == 200
@@ -102,7 +112,7 @@ def test_faults_are_deterministic_with_a_seed_and_add_latency():
 
 def test_state_file_persists_across_a_restart(tmp_path):
     path = tmp_path / "sandbox-state.json"
-    state = SandboxState.sample(seed=3, path=path)
+    state = sample_state(seed=3, path=path)
     state.save()
     with start_sandbox(state) as server:
         url = subscription_url(server, state)
@@ -180,7 +190,7 @@ def test_seeding_from_a_demo_book(demo_book):
     bursts = [r for r in truth["records"] if r["behaviour"] == "gpu_burst"]
     assert bursts, "the demo plants GPU bursts from 20 customers on"
 
-    state = SandboxState.from_book(engine, truth_path=truth_path)
+    state = seed_sandbox_state(engine, truth_path=truth_path)
     with start_sandbox(state) as server, httpx.Client(headers=auth(server.token)) as client:
         base = server.base_url
         listed = [c for p in all_pages(client, base, "/v1/customers", {"size": 7})
@@ -231,8 +241,31 @@ def test_seeding_from_a_demo_book(demo_book):
             assert event["firstOccurrence"].startswith(record["start"])
 
 
+def test_sandbox_command_seeds_its_state_from_the_book(demo_book, tmp_path):
+    """`riskdesk sandbox --seed-from-book --truth` (the demo's seeding, handed to `serve`)."""
+    engine, truth_path = demo_book
+    url = engine.url.render_as_string(hide_password=False)
+    state_file = tmp_path / "seeded.json"
+    command = [sys.executable, "-m", "riskdesk", "--database-url", url, "sandbox", "--port", "0"]
+    command += ["--state", str(state_file), "--seed-from-book", "--truth", str(truth_path)]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stderr.readline()
+        assert line.startswith("sandbox: http://127.0.0.1:"), line + server.stderr.read()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    seeded = SandboxState.load(state_file)
+    expected = seed_sandbox_state(engine, truth_path=truth_path)
+    assert set(seeded.customers) == set(expected.customers) and seeded.customers
+    assert len(seeded.usage) == len(expected.usage) > 0
+    truth = json.loads(truth_path.read_text())
+    planted = [r for r in truth["records"] if r["behaviour"] in ("gpu_burst", "signup_fraud")]
+    assert len(seeded.fraud_events) == len(planted) > 0
+
+
 def test_sample_state_has_what_tests_need():
-    state = SandboxState.sample(seed=9)
+    state = sample_state(seed=9)
     assert len(state.customers) >= 5
     statuses = {s.status for subs in state.subscriptions.values() for s in subs.values()}
     assert {"active", "suspended", "deleted"} <= statuses
@@ -240,4 +273,4 @@ def test_sample_state_has_what_tests_need():
         "Active", "Investigating", "Resolved"
     }  # fmt: skip
     assert len(state.usage) > 200 and state.invoices()
-    assert SandboxState.sample(seed=9).to_document()["usage"] == state.to_document()["usage"]
+    assert sample_state(seed=9).to_document()["usage"] == state.to_document()["usage"]

@@ -16,11 +16,12 @@ from riskdesk.db.models import (
     UsageRecord,
 )
 from riskdesk.demo import build_demo_book
+from riskdesk.demo.sandbox_seed import seed_sandbox_state
 from riskdesk.imports import ImportFileError
 from riskdesk.providers.auth import StaticToken
 from riskdesk.providers.errors import ProviderError
 from riskdesk.providers.partner_center import PartnerCenter
-from riskdesk.providers.sandbox import Faults, SandboxState, UsageRow, start_sandbox
+from riskdesk.providers.sandbox import Faults, SandboxState, UsageRow, sample_state, start_sandbox
 from riskdesk.providers.sync import sync_book
 
 
@@ -32,7 +33,7 @@ def demo_state(tmp_path_factory):
     migrate(engine)
     truth = directory / "truth.json"
     build_demo_book(engine, customers=20, months=3, as_of=date(2026, 6, 15), truth_path=truth)
-    state = SandboxState.from_book(engine, truth_path=truth)
+    state = seed_sandbox_state(engine, truth_path=truth)
     engine.dispose()
     return state
 
@@ -94,7 +95,7 @@ def test_a_sync_through_throttling_and_errors_loses_and_doubles_nothing(engine, 
 
 
 def test_a_status_changed_at_the_provider_is_reported_not_overwritten(engine):
-    state = SandboxState.sample(seed=2)
+    state = sample_state(seed=2)
     with start_sandbox(state) as sandbox:
         provider = client(sandbox)
         sync_book(engine, provider)
@@ -131,7 +132,7 @@ def test_a_status_changed_at_the_provider_is_reported_not_overwritten(engine):
 
 
 def test_bad_provider_data_writes_nothing(engine):
-    state = SandboxState.sample(seed=3)
+    state = sample_state(seed=3)
     stranger = UsageRow(
         "00000000-dead-beef-0000-000000000000",
         "plan",
@@ -168,7 +169,7 @@ def test_syncing_the_demo_book_from_its_own_sandbox_changes_nothing(database_url
     truth = tmp_path / "truth.json"
     build_demo_book(engine, customers=25, months=3, as_of=date(2026, 6, 15), truth_path=truth)
     before = counts(engine)
-    state = SandboxState.from_book(engine, truth_path=truth)
+    state = seed_sandbox_state(engine, truth_path=truth)
     with start_sandbox(state) as sandbox:
         report = sync_book(engine, client(sandbox))
     after = counts(engine)

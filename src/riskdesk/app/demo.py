@@ -81,12 +81,13 @@ def build_demo(
 def _seed_and_sync(
     deps: Deps, state_file: Path, truth: Path, actor: str, progress: Progress | None
 ) -> Any:
-    from riskdesk.providers.sandbox import SandboxState, start_sandbox
+    from riskdesk.demo.sandbox_seed import seed_sandbox_state
+    from riskdesk.providers.sandbox import start_sandbox
     from riskdesk.providers.settings import ProviderSettings, build_provider
     from riskdesk.providers.sync import mark_invoices_synced, sync_book
 
     engine = deps.engine()
-    state = SandboxState.from_book(engine, truth_path=truth, path=state_file)
+    state = seed_sandbox_state(engine, truth_path=truth, path=state_file)
     state.save()
     # The book is where the sandbox's billed usage came from: read only what is unbilled.
     mark_invoices_synced(engine, state.invoices())

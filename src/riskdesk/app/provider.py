@@ -47,8 +47,16 @@ class SandboxRequest:
 
 def serve_sandbox(deps: Deps, request: SandboxRequest) -> None:
     """Serve a Partner-Center-compatible API on the loopback interface until interrupted."""
+    from functools import partial
+
+    from riskdesk.demo.sandbox_seed import seed_sandbox_from_database
     from riskdesk.providers.sandbox import serve
 
+    seed_state = (
+        partial(seed_sandbox_from_database, deps.settings.database_url, truth_path=request.truth)
+        if request.seed_from_book
+        else None
+    )
     serve(
         request.port,
         request.state,
@@ -56,7 +64,6 @@ def serve_sandbox(deps: Deps, request: SandboxRequest) -> None:
         request.error_rate,
         request.latency_ms,
         request.token,
-        deps.settings.database_url if request.seed_from_book else None,
-        truth_path=request.truth,
+        seed_state=seed_state,
         seed=request.seed,
     )

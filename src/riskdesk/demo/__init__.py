@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -68,19 +68,30 @@ def build_demo_book(
     months: int = 12,
     truth_path: Path | None = None,
     progress: Progress | None = None,
+    usage_days: int | None = None,
+    shares: Mapping[str, float] | None = None,
 ) -> DemoSummary:
     """Fill the empty, migrated book behind `engine` with a synthetic reseller book.
 
     The book covers the `months` calendar months before `as_of`'s month (invoiced) and the
     days of `as_of`'s month before `as_of` (unbilled usage, open orders). `as_of` defaults
     to today in UTC. Everything is written in one transaction with the `demo.generated`
-    audit event; the ground truth goes to `truth_path` when given.
+    audit event; the ground truth goes to `truth_path` when given. `usage_days` is the
+    generator's bulk mode for benchmark-sized books and `shares` overrides the share of
+    customers per planted behaviour (see `generate_book`).
     """
     started = time.perf_counter()
     day = as_of or datetime.now(UTC).date()
     report = progress or (lambda stage, done, total: None)
     report("generating book", 0, 1)
-    book = generate_book(customers=customers, seed=seed, as_of=day, months=months)
+    book = generate_book(
+        customers=customers,
+        seed=seed,
+        as_of=day,
+        months=months,
+        usage_days=usage_days,
+        shares=shares,
+    )
     report("generating book", 1, 1)
     counts = {name: len(book.tables[name][1]) for name in TABLE_ORDER}
     behaviours: dict[str, int] = {}
@@ -117,6 +128,8 @@ def build_demo_book(
                 "as_of": day.isoformat(),
                 "months": months,
                 "customers": customers,
+                **({"usage_days": usage_days} if usage_days is not None else {}),
+                **({"shares": dict(shares)} if shares else {}),
                 "counts": counts,
                 "behaviours": behaviours,
             },

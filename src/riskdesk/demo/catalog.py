@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from riskdesk.book.meters import MeterClass, classify_meter
+
 # country -> (currency, share of customers, company suffixes, domain suffix, home regions)
 COUNTRIES: dict[str, tuple[str, float, tuple[str, ...], str, tuple[str, ...]]] = {
     "US": ("USD", 0.22, ("Inc.", "LLC", "Corp."), "com", ("eastus", "eastus2", "westus2")),
@@ -98,10 +100,16 @@ class Meter:
     usd_per_unit: float
     base_qty: tuple[float, float]  # typical daily quantity range of one customer
     weekend_factor: float  # daily quantity on Saturday and Sunday relative to weekdays
-    gpu: bool = False
+
+    @property
+    def meter_class(self) -> MeterClass:
+        """What the book's meter catalogue makes of it (GPU, HPC, other)."""
+        return classify_meter(self.category, None, self.name)
 
 
-METERS: tuple[Meter, ...] = (
+# Every meter of the demo, in a fixed order (the generator draws meters by position). Which
+# are GPU machines is the book's meter catalogue's answer, not this file's.
+_ALL: tuple[Meter, ...] = (
     Meter(
         "7b3c6a28-4f0e-4d2b-9f4a-2d1c6e5b0a11",
         "Virtual Machines",
@@ -174,10 +182,6 @@ METERS: tuple[Meter, ...] = (
         (0.5, 20.0),
         0.6,
     ),
-)
-
-# GPU meters: never part of a customer's normal usage in the demo, only of planted misuse.
-GPU_METERS: tuple[Meter, ...] = (
     Meter(
         "c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e99",
         "Virtual Machines",
@@ -186,7 +190,6 @@ GPU_METERS: tuple[Meter, ...] = (
         3.673,
         (0.0, 0.0),
         1.0,
-        gpu=True,
     ),
     Meter(
         "d3e4f5a6-b7c8-4d9e-8f01-2b3c4d5e6faa",
@@ -196,7 +199,6 @@ GPU_METERS: tuple[Meter, ...] = (
         27.197,
         (0.0, 0.0),
         1.0,
-        gpu=True,
     ),
     Meter(
         "e5f6a7b8-c9d0-4e1f-a2b3-4c5d6e7f80bb",
@@ -206,10 +208,12 @@ GPU_METERS: tuple[Meter, ...] = (
         3.06,
         (0.0, 0.0),
         1.0,
-        gpu=True,
     ),
 )
 
+# GPU meters: never part of a customer's normal usage in the demo, only of planted misuse.
+GPU_METERS: tuple[Meter, ...] = tuple(m for m in _ALL if m.meter_class is MeterClass.GPU)
+METERS: tuple[Meter, ...] = tuple(m for m in _ALL if m.meter_class is not MeterClass.GPU)
 ALL_METERS: tuple[Meter, ...] = METERS + GPU_METERS
 
 # Company names: <first> <second> <suffix>; CN customers get a city and a pinyin name.

@@ -6,6 +6,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -13,6 +14,7 @@ import uvicorn
 
 from riskdesk.providers.sandbox.app import create_app
 from riskdesk.providers.sandbox.faults import Faults
+from riskdesk.providers.sandbox.sample import sample_state
 from riskdesk.providers.sandbox.state import SandboxState
 
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - a well-known token for a local test server
@@ -134,7 +136,7 @@ def start_sandbox(
 
     `port=0` picks a free port. Stop it with `stop()` or use it as a context manager::
 
-        with start_sandbox(SandboxState.sample(seed=1)) as sandbox:
+        with start_sandbox(sample_state(seed=1)) as sandbox:
             httpx.get(sandbox.base_url + "/v1/customers",
                       headers={"Authorization": f"Bearer {sandbox.token}"})
     """
@@ -177,33 +179,22 @@ def serve(
     error_rate: float,
     latency_ms: int,
     token: str,
-    seed_from_database_url: str | None,
     *,
+    seed_state: Callable[[], SandboxState] | None = None,
     host: str = "127.0.0.1",
-    truth_path: Path | None = None,
     seed: int | None = None,
 ) -> None:
     """The `riskdesk sandbox` command: serve until Ctrl-C, printing base URL and token.
 
-    The state comes from `state_file` when it exists; otherwise it is seeded from the book
-    at `seed_from_database_url` (with fraud events from `truth_path`, a demo truth file) or,
-    without a book, from `SandboxState.sample()`. With `state_file`, every change is saved
-    to it (atomically), so a restart continues where the last run stopped.
+    The state comes from `state_file` when it exists; otherwise from `seed_state()` (the
+    caller's, e.g. the demo's seeding from a book) or, without one, from `sample_state()`.
+    With `state_file`, every change is saved to it (atomically), so a restart continues where
+    the last run stopped.
     """
     if state_file is not None and Path(state_file).exists():
         state = SandboxState.load(Path(state_file))
-    elif seed_from_database_url:
-        from riskdesk.db.engine import make_engine
-
-        engine = make_engine(seed_from_database_url)
-        try:
-            state = SandboxState.from_book(engine, truth_path=truth_path)
-        finally:
-            engine.dispose()
-        state.path = Path(state_file) if state_file is not None else None
-        state.save()
     else:
-        state = SandboxState.sample(seed=seed or 0)
+        state = seed_state() if seed_state is not None else sample_state(seed=seed or 0)
         state.path = Path(state_file) if state_file is not None else None
         state.save()
     faults = Faults(

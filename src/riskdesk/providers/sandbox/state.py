@@ -8,6 +8,9 @@ turned into `DailyRatedUsageLineItem`s one page at a time.
 Persistence: with a `path`, every change is written to that JSON file atomically (a temp
 file in the same directory, then `os.replace`). Usage never changes after seeding, so its
 JSON text is rendered once and reused by every save.
+
+Filling a state is left to others: `sample.sample_state` (a small one for tests), the demo's
+`riskdesk.demo.sandbox_seed` (from a book). This module imports neither.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from riskdesk.errors import InvalidInputError
 from riskdesk.providers.records import (
@@ -35,9 +38,6 @@ from riskdesk.providers.records import (
     Subscription,
     SupportTopic,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
 STATE_FORMAT = "riskdesk-sandbox-state/1"
 PARTNER_ID = "3b33e682-00c3-41ee-9dd2-a548adf56438"  # the sandbox partner's tenant
@@ -334,28 +334,6 @@ class SandboxState:
             raise
         except (KeyError, TypeError, ValueError) as exc:
             raise SandboxStateError(f"{path}: malformed sandbox state: {exc}") from exc
-        return state
-
-    # ------------------------------------------------------------------ seeding
-
-    @classmethod
-    def sample(cls, seed: int = 0, *, path: Path | None = None) -> SandboxState:
-        """A small state for tests (see `riskdesk.providers.sandbox.seed.sample_state`)."""
-        from riskdesk.providers.sandbox.seed import sample_state
-
-        state = sample_state(seed)
-        state.path = path
-        return state
-
-    @classmethod
-    def from_book(
-        cls, engine: Engine, *, truth_path: Path | None = None, path: Path | None = None
-    ) -> SandboxState:
-        """The state of a riskdesk book (see `riskdesk.providers.sandbox.seed.state_from_book`)."""
-        from riskdesk.providers.sandbox.seed import state_from_book
-
-        state = state_from_book(engine, truth_path=truth_path)
-        state.path = path
         return state
 
 
