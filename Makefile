@@ -36,9 +36,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# The edit-test loop: pure and SQLite tests, no subprocess runs, no PostgreSQL.
+# The edit-test loop: pure and SQLite tests, no subprocess runs, no PostgreSQL, one worker per
+# core, fewer property-test examples.
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow and not postgres" -q
+	$(PY) -m pytest -m "not slow and not postgres" -q -n auto --hypothesis-profile fast
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -60,6 +60,7 @@ def _global(
         ),
     ] = None,
 ) -> None:
+    _fit_console_width()
     overrides = ctx.obj if isinstance(ctx.obj, Overrides) else Overrides()
     deps = bootstrap(Settings.from_env(database_url, config_file), clock=overrides.clock)
     ctx.obj = CommandContext(deps=deps, actor=actor or default_actor())
@@ -70,7 +71,18 @@ for module in (book, provider, collections, payments, outbox, cases):
     module.register(app)
 
 
-def main() -> None:
-    if not console.is_terminal and "COLUMNS" not in os.environ:
+def _fit_console_width() -> None:
+    """Size tables for this invocation: COLUMNS when set, 160 when piped or captured.
+
+    Decided per command, not when the module is imported, so one process running several
+    commands (a test runner, a scheduler) gets each one's own width.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        console.width = int(columns)
+    elif not console.is_terminal:
         console.width = 160  # piped or captured: tables need room more than a terminal fit
+
+
+def main() -> None:
     app()
