@@ -143,7 +143,7 @@ class RuleSet:
         self._combined = combined
         self._error = cel.Type.ERROR
         used = _referenced(compiled_sources, schema)
-        # (name, converter, optional?, when missing, has_ name or None)
+        # (name, converter, when missing, has_ name): has_ name is None for a required fact
         plan = []
         for n in used:
             fact = schema[n]
@@ -159,7 +159,6 @@ class RuleSet:
             (
                 f.name,
                 _CONVERT[f.type],
-                f.optional,
                 _CONVERT[f.type](
                     DEFAULT_MISSING[f.type] if f.when_missing is None else f.when_missing
                 )
@@ -187,10 +186,10 @@ class RuleSet:
     def _data(self, facts: Any, index: int | None) -> dict[str, Any]:
         get = facts.get if isinstance(facts, Mapping) else (lambda k, d: getattr(facts, k, d))
         data: dict[str, Any] = {}
-        for name, convert, optional, missing, has in self._plan:
+        for name, convert, missing, has in self._plan:
             value = get(name, _ABSENT)
             if value is None or value is _ABSENT:
-                if not optional:
+                if has is None:  # only optional facts have a has_<name> flag
                     what = "missing" if value is _ABSENT else "None"
                     raise RuleError(
                         [RuleProblem("(facts)", "", f"fact {name!r} is {what} (not optional)")],

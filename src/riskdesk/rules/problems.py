@@ -25,7 +25,8 @@ class RuleError(InvalidInputError):
 
     `rule`, `source` and `message` describe the first problem; `problems` lists all of them
     (at load time every bad rule is reported, not only the first); `entity` names the
-    entity a run-time failure happened on.
+    entity a run-time failure happened on. `subject` is what a rule is called in messages
+    ("stage 'suspend': ..."); the error's `kind` stays "invalid" so surfaces map it once.
     """
 
     def __init__(self, problems: Sequence[RuleProblem], *, kind: str = "rule", entity: Any = None):
@@ -35,11 +36,11 @@ class RuleError(InvalidInputError):
         self.source = first.source
         self.message = first.message
         self.entity = entity
-        self.kind = kind
+        self.subject = kind
         lines = [self._line(p) for p in self.problems]
         super().__init__("; ".join(lines))
 
     def _line(self, p: RuleProblem) -> str:
         where = f" (line {p.line}, column {p.column})" if p.line is not None else ""
         entity = f" for {self.entity}" if self.entity is not None else ""
-        return f"{self.kind} {p.rule!r}{entity}: {p.message}{where}"
+        return f"{self.subject} {p.rule!r}{entity}: {p.message}{where}"

@@ -56,7 +56,7 @@ def invoice_wire(invoice: Invoice) -> dict[str, Any]:
             InvoiceDetail(
                 invoice_line_item_type="UsageLineItems",
                 billing_provider="OneTime",
-                links=Links(self_=Link(uri=lines, method="GET", headers=[])),
+                links=Links.model_validate({"self": Link(uri=lines, method="GET", headers=[])}),
                 attributes=ResourceAttributes(object_type="InvoiceDetail"),
             )
         ],
