@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from riskdesk.errors import EXIT_CODES
 from riskdesk.money import Money
 from riskdesk.rules import Fact, FactSchema, FactType, RuleError, compile_rules
 
@@ -91,6 +92,9 @@ def test_syntax_error_has_rule_and_position():
     assert problem.rule == "suspend"
     assert (problem.line, problem.column) == (1, 16)
     assert "stage 'suspend'" in str(info.value)
+    # Naming the rule a "stage" must not change the error's kind: the CLI maps it to an exit code.
+    assert info.value.kind == "invalid"
+    assert EXIT_CODES[info.value.kind] == 2
 
 
 def test_type_errors_at_compile_time():

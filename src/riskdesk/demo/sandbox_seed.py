@@ -140,7 +140,7 @@ def add_truth_fraud_events(state: SandboxState, truth: dict[str, Any]) -> int:
     as_of = date.fromisoformat(truth["as_of"])
     wanted = [r for r in truth.get("records", []) if r.get("behaviour") in FRAUD_BEHAVIOURS]
     # Which Azure subscription (entitlement) of the plan ran the GPU meter.
-    meters: dict[tuple[str, str], str | None] = {}
+    meters: dict[tuple[str, str | None], str | None] = {}
     for record in wanted:
         details = record.get("details") or {}
         meter = details.get("meter_id") or details.get("gpu_meter_id")

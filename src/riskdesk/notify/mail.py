@@ -67,7 +67,8 @@ class _Smtp(smtplib.SMTP):
 
     data_started = False
 
-    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+    # typeshed types msg as Buffer (collections.abc.Buffer is 3.12+); send_message passes bytes.
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:  # type: ignore[override]
         code, reply = self.docmd("DATA")
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)

@@ -6,9 +6,11 @@
         ...  # point the Partner Center client at sb.base_url with token sb.token
 
 Modules: `state` (SandboxState, persistence), `resources` (customer, subscription and
-fraud-event builders), `sample` (a small deterministic state), `app`
-(the FastAPI routes), `faults` (throttling, 5xx, latency), `paging` (continuation tokens),
-`server` (background thread, foreground `serve`). Seeding from a riskdesk book is the demo's
+fraud-event builders), `sample` (a small deterministic state), `app` (the FastAPI
+application: front door, error handlers), `routes_*` (the routes, one module per resource),
+`wire` (response bodies, error codes), `inputs` (query, body, paging), `faults` (throttling,
+5xx, latency), `paging` (continuation tokens), `server` (background thread, foreground
+`serve`). Seeding from a riskdesk book is the demo's
 (`riskdesk.demo.sandbox_seed`); this package imports no book-seeding code.
 """
 

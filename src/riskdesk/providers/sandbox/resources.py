@@ -12,12 +12,15 @@ from typing import Any
 
 from riskdesk.providers.records import (
     Address,
+    BillingCycle,
     CompanyProfile,
     Customer,
     CustomerBillingProfile,
     FraudEvent,
+    FraudEventStatus,
     ResourceAttributes,
     Subscription,
+    SubscriptionStatus,
 )
 from riskdesk.providers.sandbox.state import PARTNER_ID, PARTNER_NAME, new_etag
 
@@ -73,8 +76,8 @@ def make_subscription(
     *,
     kind: str,
     quantity: int,
-    billing_cycle: str,
-    status: str,
+    billing_cycle: BillingCycle,
+    status: SubscriptionStatus,
     created_on: date,
 ) -> Subscription:
     """A Partner Center subscription resource (seat licence or Azure plan)."""
@@ -110,7 +113,7 @@ def make_fraud_event(
     plan_offer_id: str = AZURE_PLAN_OFFER,
     start: date,
     last_day: date,
-    status: str = "Active",
+    status: FraudEventStatus = "Active",
     region: str | None = None,
     meter_name: str | None = None,
     hours_per_day: float | None = None,

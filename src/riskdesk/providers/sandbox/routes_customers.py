@@ -1,0 +1,133 @@
+"""The sandbox's customers and subscriptions: listing, reading, and PATCHing a status."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+
+from riskdesk.providers.records import Customer, ResourceAttributes, Subscription, wire_alias
+from riskdesk.providers.sandbox import inputs
+from riskdesk.providers.sandbox.state import SandboxState, new_etag
+from riskdesk.providers.sandbox.wire import ApiError, Codes, wire
+
+
+def register(app: FastAPI, state: SandboxState) -> None:
+    """Add the customer and subscription routes over `state` to `app`."""
+
+    def customer_or_404(customer_id: str) -> Customer:
+        customer = state.customers.get(customer_id)
+        if customer is None:
+            raise ApiError(404, Codes.CUSTOMER_NOT_FOUND, f"customer {customer_id} was not found")
+        return customer
+
+    def subscription_or_404(customer_id: str, subscription_id: str) -> Subscription:
+        customer_or_404(customer_id)
+        subscription = state.subscription(customer_id, subscription_id)
+        if subscription is None:
+            raise ApiError(
+                404,
+                Codes.SUBSCRIPTION_NOT_FOUND,
+                f"subscription {subscription_id} of customer {customer_id} was not found",
+            )
+        return subscription
+
+    @app.get("/v1/customers")
+    def list_customers(request: Request):
+        return inputs.paged(request, state.customer_list(), wire, default_size=100, max_size=100)
+
+    @app.get("/v1/customers/{customer_id}")
+    def get_customer(customer_id: str):
+        with state.lock:
+            return wire(customer_or_404(customer_id))
+
+    @app.get("/v1/customers/{customer_id}/subscriptions")
+    def list_subscriptions(request: Request, customer_id: str):
+        with state.lock:
+            customer_or_404(customer_id)
+            items = list(state.subscriptions.get(customer_id, {}).values())
+        return inputs.paged(request, items, wire, default_size=100, max_size=100)
+
+    @app.get("/v1/customers/{customer_id}/subscriptions/{subscription_id}")
+    def get_subscription(customer_id: str, subscription_id: str):
+        with state.lock:
+            return wire(subscription_or_404(customer_id, subscription_id))
+
+    @app.patch("/v1/customers/{customer_id}/subscriptions/{subscription_id}")
+    async def patch_subscription(request: Request, customer_id: str, subscription_id: str):
+        body = await inputs.body(request, Subscription)
+        with state.lock:
+            current = subscription_or_404(customer_id, subscription_id)
+            updated = apply_subscription_patch(current, body)
+            if updated is not current:
+                state.subscriptions[customer_id][subscription_id] = updated
+                state.save()
+            return wire(updated)
+
+
+# ---------------------------------------------------------------------- PATCH semantics
+
+# Fields the server owns: a client sending them back changed is not asking for a change.
+_SERVER_FIELDS = {"status", "attributes", "suspension_reasons"}
+_STATUSES_SETTABLE = {"active", "suspended"}
+
+
+def apply_subscription_patch(current: Subscription, body: Subscription) -> Subscription:
+    """The subscription after a PATCH with `body`; `current` itself when nothing changes.
+
+    Only `status` may change (`active` <-> `suspended`). Any other field present in the
+    body with another value is a 400; a deleted subscription is a 409.
+    """
+    if body.id != current.id:
+        raise ApiError(
+            400,
+            Codes.READ_ONLY_FIELD,
+            f"the body's id {body.id!r} does not match the subscription {current.id!r}",
+        )
+    now = current.model_dump(mode="json", by_alias=False)
+    sent = body.model_dump(mode="json", by_alias=False, exclude_unset=True)
+    changed = sorted(
+        name
+        for name, value in sent.items()
+        if name not in _SERVER_FIELDS and now.get(name) != value
+    )
+    if changed:
+        names = ", ".join(wire_alias(Subscription, n) if n in Subscription.model_fields else n
+                          for n in changed)  # fmt: skip
+        raise ApiError(
+            400,
+            Codes.READ_ONLY_FIELD,
+            f"only status can be changed on a subscription; the request also changes: {names}",
+        )
+    if current.status == "deleted":
+        raise ApiError(
+            409,
+            Codes.SUBSCRIPTION_DELETED,
+            f"subscription {current.id} is deleted and cannot be changed",
+        )
+    if body.status not in _STATUSES_SETTABLE:
+        raise ApiError(
+            400,
+            Codes.INVALID_STATUS,
+            f"status can be set to active or suspended, not {body.status!r}",
+        )
+    if body.status == current.status:
+        return current
+    if current.status not in _STATUSES_SETTABLE:
+        raise ApiError(
+            409,
+            Codes.INVALID_STATUS,
+            f"subscription {current.id} is {current.status} and cannot be {body.status}",
+        )
+    reasons = ["PartnerInitiated"] if body.status == "suspended" else None
+    attributes = (current.attributes or ResourceAttributes()).model_copy(
+        update={"etag": new_etag(), "object_type": "Subscription"}
+    )
+    attributes.model_fields_set.update({"etag", "object_type"})
+    updated = current.model_copy(
+        update={"status": body.status, "suspension_reasons": reasons, "attributes": attributes}
+    )
+    updated.model_fields_set.update({"status", "attributes"})
+    if reasons:
+        updated.model_fields_set.add("suspension_reasons")
+    else:
+        updated.model_fields_set.discard("suspension_reasons")
+    return updated
