@@ -175,3 +175,45 @@ def test_templates_can_be_widened():
 def test_missing_file_is_a_policy_error(tmp_path):
     with pytest.raises(PolicyError, match="nope.yaml"):
         load_policy(tmp_path / "nope.yaml")
+
+
+def test_a_stage_without_a_condition_is_named(tmp_path):
+    text = STANDARD.read_text().replace("    when: days_past_due >= 21\n", "")
+    error = _refused(tmp_path, text)
+    (problem,) = error.problems
+    assert problem.stage == "final_notice" and problem.field == "stages[1].when"
+    assert problem.line == _line_of(text, "- name: final_notice")
+    assert str(problem).startswith(
+        f"standard.yaml:{problem.line}: stages[1].when: stage 'final_notice': a condition is"
+    )
+
+
+def test_an_empty_condition_is_named(tmp_path):
+    text = STANDARD.read_text().replace("when: days_past_due >= 90", "when: ' '")
+    error = _refused(tmp_path, text)
+    (problem,) = error.problems
+    line = _line_of(text, "when: ' '")
+    assert str(problem) == (
+        f"standard.yaml:{line}: stages[3].when: stage 'write_off_review': a condition is required"
+    )
+
+
+def test_a_tab_in_a_stage_names_the_file_line_and_stage(tmp_path):
+    text = STANDARD.read_text().replace(
+        "      - suspend: {kind: seat}", "\t  - suspend: {kind: seat}"
+    )
+    error = _refused(tmp_path, text)
+    (problem,) = error.problems
+    line = _line_of(text, "\t")
+    assert problem.line == line and problem.stage == "suspended"
+    assert str(problem).startswith(f"standard.yaml:{line}: stages[2] (yaml): stage 'suspended': ")
+    assert "tab" in problem.message
+    assert f"standard.yaml:{line}:" in str(error) and "stage 'suspended'" in str(error)
+
+
+def test_a_yaml_error_outside_the_stages_names_no_stage():
+    text = STANDARD.read_text().replace("grace_days: 3", "grace_days:\t3\n\tx")
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, source="standard.yaml")
+    (problem,) = caught.value.problems
+    assert problem.stage is None and problem.field == "(yaml)"
