@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -57,8 +58,14 @@ class PolicyError(InvalidInputError):
         super().__init__("\n".join([head, *shown]))
 
 
-class PolicyFileError(InvalidInputError):
-    """The policy file cannot be read (missing, a directory, not readable): one line."""
+class PolicyFileError(PolicyError):
+    """The policy file cannot be read (missing, a directory, not readable): one line naming
+    the path as given and, when it was relative, where it was looked for."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.problems = [PolicyProblem(str(path), 1, "(file)", reason)]
+        where = "" if path.is_absolute() else f" (looked for {path.absolute()})"
+        InvalidInputError.__init__(self, f"{path}: collections policy {reason}{where}")
 
 
 # --- where a problem is: the stage ----------------------------------------------------------

@@ -1,6 +1,7 @@
 """The collections policy: its YAML schema, and `load_policy`, which refuses a bad one whole.
 
-A policy file (see `policies/standard.yaml`) holds global settings and stages ordered from
+A policy file (the shipped one is package data, `riskdesk/policies/standard.yaml`, read by
+`load_shipped_policy` wherever riskdesk is installed) holds global settings and stages ordered from
 least to most severe; each stage has a CEL condition over the documented facts
 (`riskdesk.collections.facts`) and the actions taken when a customer enters it:
 
@@ -23,8 +24,10 @@ Actions: `{notify: template}`, `{block_orders: true}`, `{suspend: all}`,
 `{open_case: review}`, `{webhook: https://...}`.
 
 A policy with any problem is refused as a whole: `PolicyError` lists every problem as
-`file:line: field: message` (YAML syntax, unknown keys, wrong types, duplicate stage names,
-unknown templates or actions, CEL name and type errors per stage). The policy's version is
+`file:line: field: message`, with `stage 'name': ` before the message of a problem inside a
+stage (YAML syntax, unknown keys, wrong types, a missing condition, duplicate stage names,
+unknown templates or actions, CEL name and type errors). A file that cannot be read is one
+`PolicyFileError` naming the path. The policy's version is
 the sha256 of the file's bytes, so the version recorded with a decision names exactly the
 text that was enforced.
 """
@@ -35,6 +38,7 @@ import hashlib
 import re
 from collections.abc import Collection
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -56,6 +60,7 @@ from pydantic import (
 from riskdesk.collections._policy_problems import (
     MESSAGE_PROBLEMS,
     PolicyError,
+    PolicyFileError,
     PolicyProblem,
     compile_conditions,
     semantic_problems,
@@ -90,6 +95,7 @@ __all__ = [  # PolicyError and PolicyProblem live in _policy_problems and are re
     "OpenCaseAction",
     "Policy",
     "PolicyError",
+    "PolicyFileError",
     "PolicyProblem",
     "PolicySpec",
     "Stage",
@@ -99,6 +105,8 @@ __all__ = [  # PolicyError and PolicyProblem live in _policy_problems and are re
     "SuspendOffers",
     "WebhookAction",
     "load_policy",
+    "SHIPPED_POLICY",
+    "load_shipped_policy",
     "parse_policy",
 ]
 
@@ -388,15 +396,32 @@ class StageTable:
 # --- loading ------------------------------------------------------------------------------
 
 
+#: The policy riskdesk ships, package data (`riskdesk/policies/standard.yaml`): found wherever
+#: riskdesk is installed, whatever the current directory.
+SHIPPED_POLICY = "standard.yaml"
+
+
+def load_shipped_policy(
+    name: str = SHIPPED_POLICY, *, templates: Collection[str] | None = None
+) -> Policy:
+    """The shipped standard policy, read from the installed package."""
+    resource = resources.files("riskdesk").joinpath("policies", name)
+    return parse_policy(resource.read_bytes(), source=str(resource), templates=templates)
+
+
 def load_policy(path: str | Path, *, templates: Collection[str] | None = None) -> Policy:
-    """Read, check and compile the policy at `path`; raise PolicyError listing every problem."""
-    path = Path(path)
+    """Read, check and compile the policy at `path` (a relative path is read from the current
+    directory); raise PolicyError listing every problem, PolicyFileError if it cannot be read.
+    """
+    path = Path(path).expanduser()
     try:
         data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise PolicyFileError(path, "not found: no such file") from exc
+    except IsADirectoryError as exc:
+        raise PolicyFileError(path, "is a directory, not a file") from exc
     except OSError as exc:
-        raise PolicyError(
-            [PolicyProblem(str(path), 1, "(file)", exc.strerror or str(exc))]
-        ) from exc
+        raise PolicyFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
     return parse_policy(data, source=str(path), templates=templates)
 
 
