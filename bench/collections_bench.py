@@ -20,7 +20,7 @@ customers, about 1,000,000*scale invoices, their subscriptions and planted payer
 
 as_of is the book's own today (`book_facts.AS_OF`: the newest invoices not yet due), the day a
 daily run would use; with `book_facts.SHARES` about half of the customers are in some stage
-then. The policy is `policies/standard.yaml` with `max_suspensions_per_run`
+then. The policy is the shipped `src/riskdesk/policies/standard.yaml` with `max_suspensions_per_run`
 raised so the blast radius does not withhold the first run's suspensions (with 50 it would
 withhold nearly every transition and the run would write almost nothing).
 """
@@ -57,7 +57,7 @@ REEVALUATE = 7  # customers re-evaluated after a payment
 
 
 def _policy(directory: Path) -> Policy:
-    source = (ROOT / "policies" / "standard.yaml").read_text()
+    source = (ROOT / "src" / "riskdesk" / "policies" / "standard.yaml").read_text()
     lines = [
         "max_suspensions_per_run: 1000000" if ln.startswith("max_suspensions_per_run:") else ln
         for ln in source.splitlines()

@@ -11,7 +11,7 @@ from riskdesk.collections.policy import load_policy, parse_policy
 from riskdesk.money import Money
 
 ROOT = Path(__file__).resolve().parents[1]
-STANDARD = ROOT / "policies" / "standard.yaml"
+STANDARD = ROOT / "src" / "riskdesk" / "policies" / "standard.yaml"
 AS_OF = date(2025, 6, 30)
 
 

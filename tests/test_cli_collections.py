@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from riskdesk.cli import app
 
-STANDARD = Path(__file__).parents[1] / "policies" / "standard.yaml"
+STANDARD = Path(__file__).parents[1] / "src" / "riskdesk" / "policies" / "standard.yaml"
 runner = CliRunner()
 
 

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from collections_builders import STANDARD, policy_text
+from riskdesk.cli import app
 from riskdesk.collections.policy import (
     COLLECTION_TEMPLATES,
     PolicyError,
     SuspendAction,
     load_policy,
+    load_shipped_policy,
     parse_policy,
 )
+from riskdesk.db.engine import make_engine, migrate
 from riskdesk.errors import RiskdeskError
 from riskdesk.notify.templates import NOTICES
 
@@ -172,6 +178,135 @@ def test_templates_can_be_widened():
     assert p.stage("reminder").actions[0].notify == "friendly_nudge"
 
 
-def test_missing_file_is_a_policy_error(tmp_path):
-    with pytest.raises(PolicyError, match="nope.yaml"):
+def test_missing_file_is_one_policy_error_naming_the_path(tmp_path):
+    with pytest.raises(PolicyError) as caught:
         load_policy(tmp_path / "nope.yaml")
+    expected = f"{tmp_path / 'nope.yaml'}: collections policy not found: no such file"
+    assert str(caught.value) == expected
+
+
+def test_a_stage_without_a_condition_is_named(tmp_path):
+    text = STANDARD.read_text().replace("    when: days_past_due >= 21\n", "")
+    error = _refused(tmp_path, text)
+    (problem,) = error.problems
+    assert problem.stage == "final_notice" and problem.field == "stages[1].when"
+    assert problem.line == _line_of(text, "- name: final_notice")
+    assert str(problem).startswith(
+        f"standard.yaml:{problem.line}: stages[1].when: stage 'final_notice': a condition is"
+    )
+
+
+def test_an_empty_condition_is_named(tmp_path):
+    text = STANDARD.read_text().replace("when: days_past_due >= 90", "when: ' '")
+    error = _refused(tmp_path, text)
+    (problem,) = error.problems
+    line = _line_of(text, "when: ' '")
+    assert str(problem) == (
+        f"standard.yaml:{line}: stages[3].when: stage 'write_off_review': a condition is required"
+    )
+
+
+def test_a_tab_in_a_stage_names_the_file_line_and_stage(tmp_path):
+    text = STANDARD.read_text().replace(
+        "      - suspend: {kind: seat}", "\t  - suspend: {kind: seat}"
+    )
+    error = _refused(tmp_path, text)
+    (problem,) = error.problems
+    line = _line_of(text, "\t")
+    assert problem.line == line and problem.stage == "suspended"
+    assert str(problem).startswith(f"standard.yaml:{line}: stages[2] (yaml): stage 'suspended': ")
+    assert "tab" in problem.message
+    assert f"standard.yaml:{line}:" in str(error) and "stage 'suspended'" in str(error)
+
+
+def test_a_yaml_error_outside_the_stages_names_no_stage():
+    text = STANDARD.read_text().replace("grace_days: 3", "grace_days:\t3\n\tx")
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, source="standard.yaml")
+    (problem,) = caught.value.problems
+    assert problem.stage is None and problem.field == "(yaml)"
+
+
+# --- where the policy is found ---------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def _cli(*args, env=None):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200", **(env or {})})
+
+
+def _renamed(path: Path, name: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(STANDARD.read_text().replace("name: standard", f"name: {name}", 1))
+    return path
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """Run from a directory that is not the checkout (no policies/ there)."""
+    cwd = tmp_path / "somewhere"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.delenv("RISKDESK_POLICY", raising=False)
+    monkeypatch.delenv("RISKDESK_CONFIG", raising=False)
+    return cwd
+
+
+def test_the_shipped_policy_is_package_data():
+    shipped = load_shipped_policy()
+    assert shipped.version == load_policy(STANDARD).version
+    assert Path(shipped.source).parts[-3:] == ("riskdesk", "policies", "standard.yaml")
+
+
+def test_collections_commands_work_from_any_directory(elsewhere, database_url):
+    doc = _cli("collections", "policy-doc")
+    assert doc.exit_code == 0, doc.output
+    assert "# Collections policy: standard" in doc.output
+    migrate(engine := make_engine(database_url))
+    engine.dispose()
+    preview = _cli(
+        "--database-url", database_url, "collections", "preview", "--days", "2", "--json"
+    )
+    assert preview.exit_code == 0, preview.output
+    assert json.loads(preview.output) == []
+
+
+def test_a_relative_policy_flag_or_variable_is_read_from_the_current_directory(elsewhere):
+    _renamed(elsewhere / "ours" / "p.yaml", "ours")
+    flag = _cli("collections", "policy-doc", "--policy", "ours/p.yaml")
+    assert flag.exit_code == 0, flag.output
+    assert "# Collections policy: ours" in flag.output
+    env = _cli("collections", "policy-doc", env={"RISKDESK_POLICY": "ours/p.yaml"})
+    assert env.exit_code == 0, env.output
+    assert "# Collections policy: ours" in env.output
+
+
+def test_a_policy_in_the_config_file_is_read_from_the_config_files_directory(elsewhere, tmp_path):
+    conf = tmp_path / "etc"
+    _renamed(conf / "policies" / "house.yaml", "house")
+    (conf / "riskdesk.toml").write_text('[collections]\npolicy = "policies/house.yaml"\n')
+    doc = _cli("--config", str(conf / "riskdesk.toml"), "collections", "policy-doc")
+    assert doc.exit_code == 0, doc.output
+    assert "# Collections policy: house" in doc.output
+    # --policy wins over the config file
+    _renamed(elsewhere / "flag.yaml", "flagged")
+    config = str(conf / "riskdesk.toml")
+    flag = _cli("--config", config, "collections", "policy-doc", "--policy", "flag.yaml")
+    assert "# Collections policy: flagged" in flag.output
+
+
+def test_a_missing_policy_is_one_error_naming_the_path(elsewhere):
+    result = _cli("collections", "policy-doc", "--policy", "nope.yaml")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "nope.yaml: collections policy not found" in lines[0]
+    assert str(elsewhere / "nope.yaml") in lines[0]
+
+
+def test_a_bad_collections_table_in_the_config_file_is_a_config_error(elsewhere):
+    (elsewhere / "riskdesk.toml").write_text('[collections]\npolcy = "x.yaml"\n')
+    result = _cli("collections", "policy-doc")
+    assert result.exit_code == 2
+    assert "riskdesk.toml [collections]: unknown key 'polcy'" in result.output

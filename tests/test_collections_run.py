@@ -34,7 +34,7 @@ from riskdesk.money import Money
 from riskdesk.notify.mail import SmtpMailer
 from test_actions import Clock, book, provider, sandbox, smtp  # noqa: F401, F811 - fixtures
 
-STANDARD = Path(__file__).parents[1] / "policies" / "standard.yaml"
+STANDARD = Path(__file__).parents[1] / "src" / "riskdesk" / "policies" / "standard.yaml"
 
 
 @pytest.fixture

@@ -58,10 +58,12 @@ class Deps:
         return self._engine
 
     def policy(self, path: Path | None = None) -> Policy:
-        """The collections policy at `path`, else the configured one, else the shipped one."""
-        from riskdesk.collections.policy import load_policy
+        """The collections policy at `path` (--policy), else the configured one (RISKDESK_POLICY,
+        the config file: `Settings.policy_file`), else the one shipped in the package."""
+        from riskdesk.collections.policy import load_policy, load_shipped_policy
 
-        return load_policy(path or self.settings.policy_path or Path("policies/standard.yaml"))
+        chosen = path or self.settings.policy_file()
+        return load_shipped_policy() if chosen is None else load_policy(chosen)
 
     @contextmanager
     def executor(self, actor: str) -> Iterator[Executor]:

@@ -164,7 +164,8 @@ PolicyOption = Annotated[
     typer.Option(
         "--policy",
         envvar="RISKDESK_POLICY",
-        help="The collections policy (YAML) to enforce (default: the shipped standard policy).",
+        help="The collections policy (YAML) to enforce, relative to the current directory "
+        "(default: \\[collections] policy of the settings file, else the shipped standard one).",
         show_default=False,
     ),
 ]

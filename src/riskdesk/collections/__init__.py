@@ -1,6 +1,6 @@
 """Collections: the published policy, and the pure decisions that enforce it.
 
-    policy = load_policy("policies/standard.yaml")            # PolicyError names file:line
+    policy = load_shipped_policy()            # PolicyError names file:line
     rows = [policy_facts(f, tags=..., created_on=..., promise_until=..., as_of=day) for f in facts]
     decisions = decide_many(policy, rows, current_stages, day)  # most severe matching stage
     plan = plan_transitions(policy, decisions)                 # keyed actions, only changes

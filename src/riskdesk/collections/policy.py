@@ -1,6 +1,7 @@
 """The collections policy: its YAML schema, and `load_policy`, which refuses a bad one whole.
 
-A policy file (see `policies/standard.yaml`) holds global settings and stages ordered from
+A policy file (the shipped one is package data, `riskdesk/policies/standard.yaml`, read by
+`load_shipped_policy` wherever riskdesk is installed) holds global settings and stages ordered from
 least to most severe; each stage has a CEL condition over the documented facts
 (`riskdesk.collections.facts`) and the actions taken when a customer enters it:
 
@@ -23,8 +24,10 @@ Actions: `{notify: template}`, `{block_orders: true}`, `{suspend: all}`,
 `{open_case: review}`, `{webhook: https://...}`.
 
 A policy with any problem is refused as a whole: `PolicyError` lists every problem as
-`file:line: field: message` (YAML syntax, unknown keys, wrong types, duplicate stage names,
-unknown templates or actions, CEL name and type errors per stage). The policy's version is
+`file:line: field: message`, with `stage 'name': ` before the message of a problem inside a
+stage (YAML syntax, unknown keys, wrong types, a missing condition, duplicate stage names,
+unknown templates or actions, CEL name and type errors). A file that cannot be read is one
+`PolicyFileError` naming the path. The policy's version is
 the sha256 of the file's bytes, so the version recorded with a decision names exactly the
 text that was enforced.
 """
@@ -33,9 +36,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -54,11 +57,21 @@ from pydantic import (
     field_validator,
 )
 
-from riskdesk.collections._yaml import field_path, line_of, load_located
-from riskdesk.collections.facts import fact_schema
-from riskdesk.errors import InvalidInputError
+from riskdesk.collections._policy_problems import (
+    MESSAGE_PROBLEMS,
+    PolicyError,
+    PolicyFileError,
+    PolicyProblem,
+    compile_conditions,
+    semantic_problems,
+    stage_problems,
+    validation_problems,
+    yaml_key_problems,
+    yaml_syntax_problem,
+)
+from riskdesk.collections._yaml import load_located
 from riskdesk.money import CURRENCIES
-from riskdesk.rules import RuleError, RuleSet, compile_rules
+from riskdesk.rules import RuleSet
 
 #: Mail templates a collections policy may name in `notify`: the notices `riskdesk.notify`
 #: ships (`notify.templates.NOTICES`; collections may not import notify, so they are named
@@ -69,34 +82,33 @@ COLLECTION_TEMPLATES: frozenset[str] = frozenset(
 
 ACTION_KINDS = ("notify", "block_orders", "suspend", "open_case", "webhook")
 
-#: How many problems a PolicyError message spells out; `.problems` holds them all.
-MESSAGE_PROBLEMS = 30
-
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
-
-@dataclass(frozen=True, slots=True)
-class PolicyProblem:
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}"
-
-
-class PolicyError(InvalidInputError):
-    """A policy was refused as a whole. `.problems` lists every problem found."""
-
-    def __init__(self, problems: list[PolicyProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.line, p.field))
-        shown = [str(p) for p in self.problems[:MESSAGE_PROBLEMS]]
-        if len(self.problems) > len(shown):
-            shown.append(f"... and {len(self.problems) - len(shown)} more")
-        file = self.problems[0].file if self.problems else "policy"
-        head = f"{file}: policy refused, {len(self.problems)} problem(s); nothing was changed"
-        super().__init__("\n".join([head, *shown]))
+__all__ = [  # PolicyError and PolicyProblem live in _policy_problems and are re-exported here
+    "ACTION_KINDS",
+    "COLLECTION_TEMPLATES",
+    "MESSAGE_PROBLEMS",
+    "OTHER_CURRENCIES",
+    "Action",
+    "BlockOrdersAction",
+    "NotifyAction",
+    "OpenCaseAction",
+    "Policy",
+    "PolicyError",
+    "PolicyFileError",
+    "PolicyProblem",
+    "PolicySpec",
+    "Stage",
+    "StageTable",
+    "SuspendAction",
+    "SuspendKind",
+    "SuspendOffers",
+    "WebhookAction",
+    "load_policy",
+    "SHIPPED_POLICY",
+    "load_shipped_policy",
+    "parse_policy",
+]
 
 
 # --- actions ------------------------------------------------------------------------------
@@ -384,15 +396,32 @@ class StageTable:
 # --- loading ------------------------------------------------------------------------------
 
 
+#: The policy riskdesk ships, package data (`riskdesk/policies/standard.yaml`): found wherever
+#: riskdesk is installed, whatever the current directory.
+SHIPPED_POLICY = "standard.yaml"
+
+
+def load_shipped_policy(
+    name: str = SHIPPED_POLICY, *, templates: Collection[str] | None = None
+) -> Policy:
+    """The shipped standard policy, read from the installed package."""
+    resource = resources.files("riskdesk").joinpath("policies", name)
+    return parse_policy(resource.read_bytes(), source=str(resource), templates=templates)
+
+
 def load_policy(path: str | Path, *, templates: Collection[str] | None = None) -> Policy:
-    """Read, check and compile the policy at `path`; raise PolicyError listing every problem."""
-    path = Path(path)
+    """Read, check and compile the policy at `path` (a relative path is read from the current
+    directory); raise PolicyError listing every problem, PolicyFileError if it cannot be read.
+    """
+    path = Path(path).expanduser()
     try:
         data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise PolicyFileError(path, "not found: no such file") from exc
+    except IsADirectoryError as exc:
+        raise PolicyFileError(path, "is a directory, not a file") from exc
     except OSError as exc:
-        raise PolicyError(
-            [PolicyProblem(str(path), 1, "(file)", exc.strerror or str(exc))]
-        ) from exc
+        raise PolicyFileError(path, f"cannot be read: {exc.strerror or exc}") from exc
     return parse_policy(data, source=str(path), templates=templates)
 
 
@@ -410,15 +439,9 @@ def parse_policy(
     try:
         tree, yaml_problems = load_located(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        column = f", column {mark.column + 1}" if mark is not None else ""
-        what = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        message = f"YAML syntax error{column}: {what}" + (f" ({context})" if context else "")
-        raise PolicyError([PolicyProblem(file, line, "(yaml)", message)]) from exc
+        raise PolicyError([yaml_syntax_problem(exc, text, file)]) from exc
 
-    problems = [PolicyProblem(file, p.line, p.field, p.message) for p in yaml_problems]
+    problems = yaml_key_problems(yaml_problems, file)
     if not isinstance(tree, dict):
         problems.append(PolicyProblem(file, 1, "(document)", "a policy is a YAML mapping"))
         raise PolicyError(problems)
@@ -427,160 +450,17 @@ def parse_policy(
     try:
         policy = Policy.model_validate(tree)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = err["loc"]
-            problems.append(
-                PolicyProblem(file, line_of(tree, loc), field_path(_clean(loc)), _message(err))
-            )
-    problems.extend(_stage_problems_raw(tree, file, templates))
+        problems.extend(validation_problems(exc, tree, file))
+    known = COLLECTION_TEMPLATES if templates is None else frozenset(templates)
+    problems.extend(stage_problems(tree, file, known))
     if policy is not None:
-        problems.extend(_semantic_problems(policy, tree, file))
-    rules, rule_problems = _compile(tree, file)
+        problems.extend(semantic_problems(policy, tree, file))
+    rules, rule_problems = compile_conditions(tree, file)
     problems.extend(rule_problems)
     if problems or policy is None or rules is None:
         raise PolicyError(problems)
     policy._version = version
     policy._source = source
-    policy._text = raw.decode("utf-8", "replace")
+    policy._text = text
     policy._rules = rules
     return policy
-
-
-_TAGS = set(ACTION_KINDS) | {"str", "SuspendKind", "SuspendOffers", "literal['all']"}
-
-
-def _clean(loc: Iterable[Any]) -> tuple[Any, ...]:
-    """Drop pydantic's union tags from a location (`actions.1.suspend.SuspendKind.kind`)."""
-    out: list[Any] = []
-    for part in loc:
-        if isinstance(part, str) and part in _TAGS and out and out[-1] == part:
-            continue  # `notify.notify`: the tag, then the field
-        if isinstance(part, str) and (
-            part in {"SuspendKind", "SuspendOffers", "str"} or "[" in part
-        ):
-            continue
-        out.append(part)
-    return tuple(out)
-
-
-def _message(err: dict[str, Any]) -> str:
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required"
-    got = err.get("input")
-    message = str(err.get("msg", "invalid"))
-    if kind.endswith("_type") or kind in {"literal_error", "bool_parsing", "int_parsing"}:
-        shown = repr(got)
-        if len(shown) > 40:
-            shown = shown[:37] + "..."
-        return f"{message} (got {shown})"
-    return message.removeprefix("Value error, ")
-
-
-def _stage_problems_raw(
-    tree: dict[str, Any], file: str, templates: Collection[str] | None
-) -> list[PolicyProblem]:
-    """Duplicate names and unknown templates, found even when other fields are wrong."""
-    stages = tree.get("stages")
-    if not isinstance(stages, list):
-        return []
-    problems: list[PolicyProblem] = []
-    problems.extend(_duplicate_names(stages, tree, file))
-    problems.extend(_template_problems(stages, tree, file, templates))
-    return problems
-
-
-def _duplicate_names(stages: list[Any], tree: Any, file: str) -> list[PolicyProblem]:
-    seen: dict[str, int] = {}
-    problems = []
-    for i, stage in enumerate(stages):
-        name = stage.get("name") if isinstance(stage, dict) else None
-        if not isinstance(name, str):
-            continue
-        if name in seen:
-            problems.append(
-                PolicyProblem(
-                    file,
-                    line_of(tree, ("stages", i, "name")),
-                    f"stages[{i}].name",
-                    f"duplicate stage name {name!r} (also stages[{seen[name]}])",
-                )
-            )
-        else:
-            seen[name] = i
-    return problems
-
-
-def _template_problems(
-    stages: list[Any], tree: Any, file: str, templates: Collection[str] | None
-) -> list[PolicyProblem]:
-    known = COLLECTION_TEMPLATES if templates is None else frozenset(templates)
-    problems = []
-    for i, stage in enumerate(stages):
-        actions = stage.get("actions") if isinstance(stage, dict) else None
-        if not isinstance(actions, list):
-            continue
-        for j, action in enumerate(actions):
-            if isinstance(action, dict) and isinstance(action.get("notify"), str):
-                name = action["notify"]
-                if name not in known:
-                    problems.append(
-                        PolicyProblem(
-                            file,
-                            line_of(tree, ("stages", i, "actions", j, "notify")),
-                            f"stages[{i}].actions[{j}].notify",
-                            f"unknown template {name!r} (known: {', '.join(sorted(known))})",
-                        )
-                    )
-    return problems
-
-
-def _semantic_problems(policy: Policy, tree: Any, file: str) -> list[PolicyProblem]:
-    problems = []
-    if policy.max_suspensions_per_run == 0 and any(s.suspends for s in policy.stages):
-        problems.append(
-            PolicyProblem(
-                file,
-                line_of(tree, ("max_suspensions_per_run",)),
-                "max_suspensions_per_run",
-                "0 would stop every suspension; at least 1",
-            )
-        )
-    return problems
-
-
-def _compile(tree: dict[str, Any], file: str) -> tuple[RuleSet | None, list[PolicyProblem]]:
-    """Compile every stage's condition, most severe first (so `first_match` is the stage).
-
-    Works on the YAML tree, so conditions are checked even when other fields are wrong;
-    `compile_rules` reports every bad rule, each a problem on the line of that stage's `when`.
-    """
-    stages = tree.get("stages")
-    if not isinstance(stages, list):
-        return None, []
-    index: dict[str, int] = {}
-    for i, stage in enumerate(stages):
-        if not isinstance(stage, dict):
-            continue
-        name, when = stage.get("name"), stage.get("when")
-        if isinstance(name, str) and isinstance(when, str) and when.strip() and name not in index:
-            index[name] = i
-    ordered = {name: stages[i]["when"] for name, i in reversed(index.items())}
-    try:
-        return compile_rules(ordered, fact_schema(), kind="stage"), []
-    except RuleError as exc:
-        problems = []
-        for p in exc.problems:
-            i = index.get(p.rule, 0)
-            where = f" (column {p.column})" if p.column is not None and p.line == 1 else ""
-            problems.append(
-                PolicyProblem(
-                    file,
-                    line_of(tree, ("stages", i, "when")),
-                    f"stages[{i}].when",
-                    f"stage {p.rule!r}: {p.message}{where}",
-                )
-            )
-        return None, problems
