@@ -13,10 +13,12 @@ ChargeType names a refund, credit or cancellation, and refused otherwise.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 from riskdesk.db.models import Customer, ProviderInvoiceLine
 from riskdesk.imports import vec
@@ -62,7 +64,7 @@ _CREDIT = r"(?i)refund|credit|cancel"
 class InvoiceSpec:
     kind = "pc-invoice"
     fields = FIELDS
-    table = ProviderInvoiceLine.__table__
+    table = cast(Table, ProviderInvoiceLine.__table__)
     columns = [
         "customer_id",
         "invoice_number",
@@ -116,11 +118,11 @@ class InvoiceSpec:
             text = col(name)
             days, bad = vec.parse_dates(text)
             blank = vec.empty(text)
-            problems.add(
-                bad & ~blank,
-                label(name),
-                lambda i, text=text: f"not a date: {value(text, i)!r} (expected M/D/YYYY)",
-            )
+
+            def not_a_date(i: int, text: pa.Array = text) -> str:
+                return f"not a date: {value(text, i)!r} (expected M/D/YYYY)"
+
+            problems.add(bad & ~blank, label(name), not_a_date)
             iso = pa.array(np.datetime_as_string(days, unit="D"), pa.string())
             dates[name] = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), iso)
 
@@ -150,11 +152,11 @@ class InvoiceSpec:
             text = col(name)
             micros, bad = vec.parse_micros(text)
             blank = vec.empty(text)
-            problems.add(
-                bad & ~blank,
-                label(name),
-                lambda i, text=text: f"not a finite amount: {value(text, i)!r}",
-            )
+
+            def not_an_amount(i: int, text: pa.Array = text) -> str:
+                return f"not a finite amount: {value(text, i)!r}"
+
+            problems.add(bad & ~blank, label(name), not_an_amount)
             money[name] = micros
 
         currency = col("Currency")

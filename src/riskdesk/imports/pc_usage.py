@@ -14,10 +14,12 @@ row (the first import wins). The hash is defined in `riskdesk.imports.rowhash`.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from riskdesk.db.models import Customer, Subscription, UsageRecord
 from riskdesk.imports import vec
@@ -74,7 +76,7 @@ def lookup_table(connection: Connection, key, id_column) -> tuple[pa.Array, np.n
 class UsageSpec:
     kind = "pc-usage"
     fields = FIELDS
-    table = UsageRecord.__table__
+    table = cast(Table, UsageRecord.__table__)
     columns = [
         "customer_id",
         "subscription_id",
@@ -181,10 +183,14 @@ class UsageSpec:
                 codes, uniques = enc(name)
                 too_long = vec.longer_than(uniques, limit)
                 if too_long.any():
+
+                    def too_long_message(i: int, limit: int = limit) -> str:
+                        return f"value longer than {limit} characters"
+
                     problems.add(
                         too_long[codes],
                         label(region_name if name == "region" else name),
-                        lambda i, limit=limit: f"value longer than {limit} characters",
+                        too_long_message,
                     )
 
         codes, uniques = enc("SubscriptionId")
