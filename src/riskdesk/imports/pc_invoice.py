@@ -4,8 +4,9 @@ Rows become `ProviderInvoiceLine`: what the provider charges the reseller for a 
 Columns read: InvoiceNumber, CustomerId, SubscriptionId, OrderId, ProductId, SkuId,
 AvailabilityId, ProductName, SkuName, ChargeType, ChargeStartDate, ChargeEndDate, UnitPrice,
 BillableQuantity (else Quantity), Subtotal, TaxTotal, Total, Currency, and for the identity
-AlternateId and ReferenceId. Billed lines never change, so the identity is every column read
-(ids in lower case, dates as ISO, amounts as written).
+AlternateId and ReferenceId. Billed lines never change, so the identity is every column read,
+each in its canonical form (`rowhash`: text trimmed and in lower case, dates as ISO, numbers
+by value, so `32.40` is `32.4`).
 
 Credits and cancellations may carry a negative quantity: a negative quantity is accepted when
 ChargeType names a refund, credit or cancellation, and refused otherwise.
@@ -25,6 +26,7 @@ from riskdesk.imports import vec
 from riskdesk.imports.bulkfile import Checked, Problems, max_length, value
 from riskdesk.imports.headers import Field
 from riskdesk.imports.pc_usage import lookup_table
+from riskdesk.imports.rowhash import canonical_numbers, canonical_texts
 
 FIELDS = [
     Field("InvoiceNumber", ("InvoiceId",), required=True),
@@ -170,24 +172,24 @@ class InvoiceSpec:
                 max_length(problems, cols[name], label(name), limit)
 
         identity = [
-            col("InvoiceNumber"),
-            pc.utf8_lower(customer),
-            pc.utf8_lower(col("SubscriptionId")),
-            pc.utf8_lower(col("OrderId")),
-            col("ProductId"),
-            col("SkuId"),
-            col("AvailabilityId"),
-            col("ChargeType"),
+            canonical_texts(col("InvoiceNumber")),
+            canonical_texts(customer),
+            canonical_texts(col("SubscriptionId")),
+            canonical_texts(col("OrderId")),
+            canonical_texts(col("ProductId")),
+            canonical_texts(col("SkuId")),
+            canonical_texts(col("AvailabilityId")),
+            canonical_texts(col("ChargeType")),
             pc.fill_null(dates["ChargeStartDate"], ""),
             pc.fill_null(dates["ChargeEndDate"], ""),
-            quantity_text,
-            col("UnitPrice"),
-            col("Subtotal"),
-            col("TaxTotal"),
-            col("Total"),
-            currency,
-            col("AlternateId"),
-            col("ReferenceId"),
+            canonical_numbers(quantity_text),
+            canonical_numbers(col("UnitPrice")),
+            canonical_numbers(col("Subtotal")),
+            canonical_numbers(col("TaxTotal")),
+            canonical_numbers(col("Total")),
+            canonical_texts(currency),
+            canonical_texts(col("AlternateId")),
+            canonical_texts(col("ReferenceId")),
         ]
 
         def rows(idx: np.ndarray, hashes: np.ndarray) -> list[tuple]:
