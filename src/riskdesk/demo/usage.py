@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from riskdesk.demo import catalog as cat
 from riskdesk.demo.model import (
     _MICROS,
     GeneratorBase,
 )
-from riskdesk.imports.rowhash import fold, value_hashes
+from riskdesk.imports.rowhash import canonical_texts, fold, value_hashes
 
 
 class UsageMixin(GeneratorBase):
@@ -86,7 +87,8 @@ class UsageMixin(GeneratorBase):
         meters = [cat.ALL_METERS[x.meter] for x in s]
 
         def per_series(values: list[str]) -> np.ndarray:
-            return value_hashes(values)[sid]
+            canonical = canonical_texts(pa.array(values, pa.string())).to_pylist()
+            return value_hashes(canonical)[sid]
 
         columns = [
             per_series([self.customers[self.subs[x.sub].cust].provider_id.lower() for x in s]),

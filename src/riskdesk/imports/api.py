@@ -22,7 +22,10 @@ from riskdesk.imports.result import ImportResult
 
 log = logging.getLogger(__name__)
 
-PROVIDER_KINDS = {"pc-usage": UsageSpec, "pc-invoice": InvoiceSpec}
+PROVIDER_KINDS: dict[str, Callable[[], bulkfile.Spec]] = {
+    "pc-usage": UsageSpec,
+    "pc-invoice": InvoiceSpec,
+}
 RESELLER_KINDS = {
     "customers": reseller.import_customers,
     "invoices": reseller.import_invoices,

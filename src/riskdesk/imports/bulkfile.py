@@ -94,12 +94,12 @@ def import_pragmas(connection: Connection) -> Iterator[None]:
     if connection.dialect.name != "sqlite":
         yield
         return
-    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    before = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
     connection.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KB}")
     try:
         yield
     finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
+        connection.exec_driver_sql(f"PRAGMA cache_size={before}")
 
 
 @contextmanager

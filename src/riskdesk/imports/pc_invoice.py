@@ -4,8 +4,9 @@ Rows become `ProviderInvoiceLine`: what the provider charges the reseller for a 
 Columns read: InvoiceNumber, CustomerId, SubscriptionId, OrderId, ProductId, SkuId,
 AvailabilityId, ProductName, SkuName, ChargeType, ChargeStartDate, ChargeEndDate, UnitPrice,
 BillableQuantity (else Quantity), Subtotal, TaxTotal, Total, Currency, and for the identity
-AlternateId and ReferenceId. Billed lines never change, so the identity is every column read
-(ids in lower case, dates as ISO, amounts as written).
+AlternateId and ReferenceId. Billed lines never change, so the identity is every column read,
+each in its canonical form (`rowhash`: text trimmed and in lower case, dates as ISO, numbers
+by value, so `32.40` is `32.4`).
 
 Credits and cancellations may carry a negative quantity: a negative quantity is accepted when
 ChargeType names a refund, credit or cancellation, and refused otherwise.
@@ -13,16 +14,19 @@ ChargeType names a refund, credit or cancellation, and refused otherwise.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 
 from riskdesk.db.models import Customer, ProviderInvoiceLine
 from riskdesk.imports import vec
 from riskdesk.imports.bulkfile import Checked, Problems, max_length, value
 from riskdesk.imports.headers import Field
 from riskdesk.imports.pc_usage import lookup_table
+from riskdesk.imports.rowhash import canonical_numbers, canonical_texts
 
 FIELDS = [
     Field("InvoiceNumber", ("InvoiceId",), required=True),
@@ -62,7 +66,7 @@ _CREDIT = r"(?i)refund|credit|cancel"
 class InvoiceSpec:
     kind = "pc-invoice"
     fields = FIELDS
-    table = ProviderInvoiceLine.__table__
+    table = cast(Table, ProviderInvoiceLine.__table__)
     columns = [
         "customer_id",
         "invoice_number",
@@ -116,11 +120,11 @@ class InvoiceSpec:
             text = col(name)
             days, bad = vec.parse_dates(text)
             blank = vec.empty(text)
-            problems.add(
-                bad & ~blank,
-                label(name),
-                lambda i, text=text: f"not a date: {value(text, i)!r} (expected M/D/YYYY)",
-            )
+
+            def not_a_date(i: int, text: pa.Array = text) -> str:
+                return f"not a date: {value(text, i)!r} (expected M/D/YYYY)"
+
+            problems.add(bad & ~blank, label(name), not_a_date)
             iso = pa.array(np.datetime_as_string(days, unit="D"), pa.string())
             dates[name] = pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), iso)
 
@@ -150,11 +154,11 @@ class InvoiceSpec:
             text = col(name)
             micros, bad = vec.parse_micros(text)
             blank = vec.empty(text)
-            problems.add(
-                bad & ~blank,
-                label(name),
-                lambda i, text=text: f"not a finite amount: {value(text, i)!r}",
-            )
+
+            def not_an_amount(i: int, text: pa.Array = text) -> str:
+                return f"not a finite amount: {value(text, i)!r}"
+
+            problems.add(bad & ~blank, label(name), not_an_amount)
             money[name] = micros
 
         currency = col("Currency")
@@ -168,24 +172,24 @@ class InvoiceSpec:
                 max_length(problems, cols[name], label(name), limit)
 
         identity = [
-            col("InvoiceNumber"),
-            pc.utf8_lower(customer),
-            pc.utf8_lower(col("SubscriptionId")),
-            pc.utf8_lower(col("OrderId")),
-            col("ProductId"),
-            col("SkuId"),
-            col("AvailabilityId"),
-            col("ChargeType"),
+            canonical_texts(col("InvoiceNumber")),
+            canonical_texts(customer),
+            canonical_texts(col("SubscriptionId")),
+            canonical_texts(col("OrderId")),
+            canonical_texts(col("ProductId")),
+            canonical_texts(col("SkuId")),
+            canonical_texts(col("AvailabilityId")),
+            canonical_texts(col("ChargeType")),
             pc.fill_null(dates["ChargeStartDate"], ""),
             pc.fill_null(dates["ChargeEndDate"], ""),
-            quantity_text,
-            col("UnitPrice"),
-            col("Subtotal"),
-            col("TaxTotal"),
-            col("Total"),
-            currency,
-            col("AlternateId"),
-            col("ReferenceId"),
+            canonical_numbers(quantity_text),
+            canonical_numbers(col("UnitPrice")),
+            canonical_numbers(col("Subtotal")),
+            canonical_numbers(col("TaxTotal")),
+            canonical_numbers(col("Total")),
+            canonical_texts(currency),
+            canonical_texts(col("AlternateId")),
+            canonical_texts(col("ReferenceId")),
         ]
 
         def rows(idx: np.ndarray, hashes: np.ndarray) -> list[tuple]:

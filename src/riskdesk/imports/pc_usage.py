@@ -7,23 +7,26 @@ Unit, BillingPreTaxTotal, BillingCurrency, InvoiceNumber (blank while unbilled),
 row identity ResourceURI, ChargeType and UnitType.
 
 Row identity (`row_hash`): CustomerId, SubscriptionId, EntitlementId, UsageDate (as ISO),
-MeterId, ResourceURI, region, ChargeType, UnitType; ids and the URI compared in lower case.
+MeterId, ResourceURI, region, ChargeType, UnitType; text compared in its canonical form
+(`rowhash.canonical_text`: trimmed, lower case), so the export's `New` is the API's `new`.
 Amounts and InvoiceNumber are not part of it, so a day re-rated or billed later is the same
 row (the first import wins). The hash is defined in `riskdesk.imports.rowhash`.
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from riskdesk.db.models import Customer, Subscription, UsageRecord
 from riskdesk.imports import vec
 from riskdesk.imports.bulkfile import Checked, Problems, value
 from riskdesk.imports.headers import Field
-from riskdesk.imports.rowhash import encode, value_hashes
+from riskdesk.imports.rowhash import canonical_texts, encode, value_hashes
 
 FIELDS = [
     Field("CustomerId", ("CustomerTenantId",), required=True),
@@ -74,7 +77,7 @@ def lookup_table(connection: Connection, key, id_column) -> tuple[pa.Array, np.n
 class UsageSpec:
     kind = "pc-usage"
     fields = FIELDS
-    table = UsageRecord.__table__
+    table = cast(Table, UsageRecord.__table__)
     columns = [
         "customer_id",
         "subscription_id",
@@ -181,10 +184,14 @@ class UsageSpec:
                 codes, uniques = enc(name)
                 too_long = vec.longer_than(uniques, limit)
                 if too_long.any():
+
+                    def too_long_message(i: int, limit: int = limit) -> str:
+                        return f"value longer than {limit} characters"
+
                     problems.add(
                         too_long[codes],
                         label(region_name if name == "region" else name),
-                        lambda i, limit=limit: f"value longer than {limit} characters",
+                        too_long_message,
                     )
 
         codes, uniques = enc("SubscriptionId")
@@ -192,11 +199,9 @@ class UsageSpec:
         subscription_ids = sub_u[codes]
         iso_u = pa.array(np.datetime_as_string(days_u, unit="D"), pa.string())
 
-        def hashed(name: str, lower: bool = True) -> np.ndarray:
+        def hashed(name: str) -> np.ndarray:
             codes, uniques = enc(name)
-            if lower:
-                uniques = pc.utf8_lower(uniques)
-            return value_hashes(uniques.to_pylist())[codes]
+            return value_hashes(canonical_texts(uniques).to_pylist())[codes]
 
         identity = [
             hashed("CustomerId"),
@@ -205,9 +210,9 @@ class UsageSpec:
             value_hashes(iso_u.to_pylist())[date_codes],
             hashed("MeterId"),
             hashed("ResourceURI"),
-            hashed("region", lower=False),
-            hashed("ChargeType", lower=False),
-            hashed("UnitType", lower=False),
+            hashed("region"),
+            hashed("ChargeType"),
+            hashed("UnitType"),
         ]
 
         def strings(name: str, idx: np.ndarray, nullable: bool = True) -> list:

@@ -12,6 +12,12 @@ on every run, machine and library version:
    z = (z ^ (z >> 27)) * 0x94D049BB133111EB; z ^ (z >> 31)`, all modulo 2**64;
 3. the result is reinterpreted as a signed 64-bit integer (a BIGINT column).
 
+The values hashed are canonical, so that the export and the API spelling of one row are the
+same row: text is `canonical_text` (blanks trimmed, runs of blanks one space, lower case), so
+`New`, `new` and ` NEW` are one charge type; numbers are `canonical_number` (the decimal value
+without trailing zeros, so `10.50`, `10.5` and `1.05E1` are one amount); dates are ISO
+`YYYY-MM-DD` whatever time of day follows them.
+
 Because each value is hashed separately, only the distinct values of a batch are hashed (a
 usage export repeats the same customer, subscription, date and meter thousands of times); the
 fold is a handful of numpy operations over the whole batch. `row_hash_py` is the same
@@ -21,6 +27,7 @@ definition one row at a time, for tests and for anyone checking a stored hash by
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from hashlib import blake2b
 
 import numpy as np
@@ -32,6 +39,46 @@ _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _MASK = (1 << 64) - 1
+_BLANKS = r"[ \t\n\r\f\v]+"  # ASCII blanks
+_EDGE_BLANKS = f"^{_BLANKS}|{_BLANKS}$"
+
+
+def canonical_text(value: str) -> str:
+    """An identity value as compared: blanks trimmed, inner runs of blanks one space, lower
+    case (pyarrow's `utf8_lower`, so one value is canonical exactly as a column is)."""
+    return str(canonical_texts(pa.array([value], pa.string()))[0].as_py())
+
+
+def canonical_number(value: str) -> str:
+    """A number as compared: its exact decimal value, plain, without trailing zeros ("10.5").
+
+    Text that is not a finite number is compared as `canonical_text` (such rows are refused
+    anyway; the hash only has to be defined).
+    """
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return canonical_text(value)
+    if not number.is_finite():
+        return canonical_text(value)
+    if number == 0:
+        return "0"
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def canonical_texts(array: pa.Array) -> pa.Array:
+    """`canonical_text` of every value of a string column, nulls as ''."""
+    array = pc.fill_null(array, "")
+    array = pc.replace_substring_regex(array, _EDGE_BLANKS, "")
+    return pc.utf8_lower(pc.replace_substring_regex(array, _BLANKS, " "))
+
+
+def canonical_numbers(array: pa.Array) -> pa.Array:
+    """`canonical_number` of every value of a string column (each distinct value once)."""
+    codes, uniques = encode(array)
+    values = pa.array([canonical_number(v) for v in uniques.to_pylist()], pa.string())
+    return values.take(pa.array(codes))
 
 
 def value_hashes(values: Sequence[str]) -> np.ndarray:

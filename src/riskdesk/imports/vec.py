@@ -129,7 +129,9 @@ def known_currency(array: pa.Array) -> np.ndarray:
 
 
 def lookup(array: pa.Array, keys: pa.Array, values: np.ndarray, *, lower: bool = False):
-    """(values[index of each row's key] or -1, found mask)."""
+    """(values[index of each row's key] or -1, found mask). Blanks around a value are
+    ignored; with `lower`, letter case too (the keys must be lower case then)."""
+    array = pc.utf8_trim_whitespace(pc.fill_null(array, ""))
     if lower:
         array = pc.utf8_lower(array)
     index = pc.index_in(array, value_set=keys)

@@ -1,0 +1,218 @@
+"""Reading the reseller's own small CSV files: records with their raw text, per-row checks.
+
+These files are a few thousand rows, so they are read whole with Python's csv module and
+checked row by row; every problem names the line and the column as spelled in the header.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from riskdesk.db.models import Customer
+from riskdesk.imports.errors import ImportFileError, RowError
+from riskdesk.imports.headers import Field, normalise, resolve
+from riskdesk.money import CURRENCIES, decimal_to_micros, to_decimal
+
+_MAX_MICROS = 2**63 - 1
+
+
+@dataclass
+class Record:
+    line: int
+    raw: str
+    values: dict[str, str]
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (column, message)
+
+
+@dataclass
+class SmallOutcome:
+    rows_read: int = 0
+    rows_inserted: int = 0
+    rows_duplicate: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (raw, message)
+    customer_ids: set[int] = field(default_factory=set)
+
+
+class _Tap:
+    """Feeds lines to csv.reader and remembers the raw text of the current record."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.buffer: list[str] = []
+
+    def __iter__(self) -> _Tap:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.buffer.append(line)
+        return line
+
+
+def _require_utf8(path: Path, label: str) -> None:
+    """Refuse a file that is not UTF-8 text, naming the first line that is not."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        error = RowError(label, line, "row", "not UTF-8 text (save the file as UTF-8)")
+        raise ImportFileError([error], f"{label}: not UTF-8 text; nothing was imported") from None
+
+
+def read_records(path: Path, fields: list[Field], label: str) -> tuple[list[str], list[Record]]:
+    """The header and every non-blank record, keyed by canonical field name.
+
+    Rows with the wrong number of fields get a problem and no values.
+    """
+    _require_utf8(path, label)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        tap = _Tap(iter(handle))
+        reader = csv.reader(tap)
+        header = [h.strip() for h in next(reader, [])]
+        positions = resolve(header, fields, label)
+        records: list[Record] = []
+        while True:
+            tap.buffer.clear()
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            raw = "".join(tap.buffer)
+            if not row or all(not v.strip() for v in row):
+                continue
+            record = Record(line, raw, {})
+            if len(row) < len(header):
+                record.problems.append(
+                    (
+                        header[len(row)],
+                        f"missing column: the row has {len(row)} fields, the header {len(header)}",
+                    )
+                )
+            elif len(row) > len(header):
+                record.problems.append(
+                    ("row", f"too many fields: the row has {len(row)}, the header {len(header)}")
+                )
+            else:
+                record.values = {name: row[i].strip() for name, i in positions.items()}
+            records.append(record)
+    return header, records
+
+
+class Checker:
+    """Per-row value checks that name the column as spelled in the file."""
+
+    def __init__(self, header: list[str], fields: list[Field]) -> None:
+        by_norm = {normalise(h): h for h in header}
+        self.labels = {}
+        for f in fields:
+            for s in f.spellings:
+                if normalise(s) in by_norm:
+                    self.labels[f.name] = by_norm[normalise(s)]
+                    break
+            else:
+                self.labels[f.name] = f.name
+
+    def label(self, name: str) -> str:
+        return self.labels[name]
+
+    def text(self, r: Record, name: str, *, required: bool = False, limit: int = 200) -> str | None:
+        v = r.values.get(name, "")
+        if not v:
+            if required:
+                r.problems.append((self.label(name), "required value is empty"))
+            return None
+        if len(v) > limit:
+            r.problems.append((self.label(name), f"value longer than {limit} characters"))
+            return None
+        return v
+
+    def date(self, r: Record, name: str, *, required: bool = False) -> date | None:
+        v = self.text(r, name, required=required)
+        if v is None:
+            return None
+        try:
+            return date.fromisoformat(v)
+        except ValueError:
+            r.problems.append((self.label(name), f"not a date: {v!r} (expected YYYY-MM-DD)"))
+            return None
+
+    def amount(self, r: Record, name: str, *, required: bool = False) -> Decimal | None:
+        v = self.text(r, name, required=required)
+        if v is None:
+            return None
+        try:
+            amount = to_decimal(v)
+        except ValueError:
+            r.problems.append((self.label(name), f"not a finite amount: {v!r}"))
+            return None
+        if abs(decimal_to_micros(amount)) > _MAX_MICROS:
+            r.problems.append((self.label(name), f"amount too large: {v!r}"))
+            return None
+        return amount
+
+    def currency(self, r: Record, name: str) -> str | None:
+        v = self.text(r, name, required=True)
+        if v is not None and v not in CURRENCIES:
+            r.problems.append(
+                (self.label(name), f"unknown currency {v!r} (expected an ISO 4217 code)")
+            )
+            return None
+        return v
+
+    def integer(self, r: Record, name: str, *, minimum: int = 0) -> int | None:
+        v = self.text(r, name)
+        if v is None:
+            return None
+        if not re.fullmatch(r"[+-]?\d{1,9}", v) or int(v) < minimum:
+            r.problems.append((self.label(name), f"not a whole number >= {minimum}: {v!r}"))
+            return None
+        return int(v)
+
+    def customer(
+        self, r: Record, name: str, customers: dict[str, tuple[int, str]], currency: str | None
+    ) -> int | None:
+        v = self.text(r, name, required=True, limit=64)
+        if v is None:
+            return None
+        found = customers.get(v.lower())
+        if found is None:
+            r.problems.append((self.label(name), f"unknown customer {v!r}"))
+            return None
+        if currency is not None and currency != found[1]:
+            r.problems.append(
+                (
+                    self.label("currency"),
+                    f"currency {currency} differs from the customer's {found[1]}",
+                )
+            )
+        return found[0]
+
+
+def customers_by_key(session: Session) -> dict[str, tuple[int, str]]:
+    rows = session.execute(select(Customer.provider_customer_id, Customer.id, Customer.currency))
+    return {pid.lower(): (cid, cur) for pid, cid, cur in rows}
+
+
+def finish(out: SmallOutcome, records: list[Record], label: str) -> None:
+    for r in records:
+        for column, message in r.problems:
+            out.errors.append(RowError(label, r.line, column, message))
+        if r.problems:
+            out.rejected.append((r.raw, "; ".join(f"{c}: {m}" for c, m in r.problems)))
+    out.errors.sort(key=lambda e: e.line)
+
+
+def count(session: Session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
