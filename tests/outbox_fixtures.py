@@ -12,6 +12,7 @@ from book_builders import invoice
 from mail_helpers import SmtpServer, free_port
 from riskdesk.actions import outbox
 from riskdesk.actions.executor import Executor
+from riskdesk.app.bootstrap import action_registry
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
     AuditEvent,
@@ -149,7 +150,7 @@ def _audits(engine, action) -> list[AuditEvent]:
 def _executor(engine, provider, mailer=None, **kw):
     kw.setdefault("now", Clock())
     mailer = mailer or SmtpMailer("127.0.0.1", free_port(), timeout=2)
-    return Executor(engine, provider, mailer, **kw)
+    return Executor(engine, provider, mailer, registry=action_registry(), **kw)
 
 
 SUSPEND = {

@@ -59,10 +59,11 @@ def actions(engine, **where):
 
 def execute(engine, provider, smtp, day):
     from riskdesk.actions.executor import Executor
+    from riskdesk.app.bootstrap import action_registry
 
     clock = Clock(at(day))
     mailer = SmtpMailer("127.0.0.1", smtp.port, sender="collections@reseller.example")
-    return Executor(engine, provider, mailer, now=clock).run_once()
+    return Executor(engine, provider, mailer, registry=action_registry(), now=clock).run_once()
 
 
 def provider_status(provider, book):

@@ -151,10 +151,11 @@ def test_a_suspension_retried_after_the_customer_paid_is_skipped(
     collect(engine, policy, day, customer_ids=[book["customer"]])  # in progress: not cancelled
     assert stage_of(engine, book["customer"]) is None
     from riskdesk.actions.executor import Executor
+    from riskdesk.app.bootstrap import action_registry
 
     later = Clock(datetime(2026, 3, 5, 12, tzinfo=UTC))  # the lease has run out: retried
     mailer = SmtpMailer("127.0.0.1", smtp.port, sender="collections@reseller.example")
-    Executor(engine, provider, mailer, now=later).run_once()
+    Executor(engine, provider, mailer, registry=action_registry(), now=later).run_once()
     with session_scope(engine) as session:
         retried = session.get(OutboxAction, suspend.id)
         assert retried.status == "done" and "not held for non-payment" in retried.result["skipped"]

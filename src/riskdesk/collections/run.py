@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
+from riskdesk.actions.outbox import OutboxRow, enqueue_many
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.facts import jsonable
 from riskdesk.collections.plan import Plan, plan_transitions, transition_key
@@ -31,8 +32,6 @@ from riskdesk.collections.reading import UnknownStageError, evaluate, recorded_t
 from riskdesk.collections.stale import cancel_superseded
 from riskdesk.collections.writes import (
     AWAITING_APPROVAL,
-    OutboxRow,
-    enqueue_rows,
     outbox_rows,
     record_policy,
     record_states,
@@ -121,7 +120,7 @@ def run_collections(
                 return report
             session = Session(bind=connection)
             record_policy(session, policy, moment)
-            report.enqueued = enqueue_rows(session, rows, moment)
+            report.enqueued = enqueue_many(session, rows, moment)
             report.already_enqueued = len(rows) - report.enqueued
             holds = policy.stage_table().holds
             version = policy.version

@@ -10,10 +10,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
-from riskdesk.actions.outbox import superseded
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.policy import Policy
 from riskdesk.collections.reading import WHOLE_BOOK_FROM
+from riskdesk.collections.staleness import superseded
 from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
 
 _WAITING = frozenset({ActionStatus.PENDING.value, ActionStatus.AWAITING_APPROVAL.value})
@@ -39,8 +39,8 @@ def cancel_superseded(
 
     A notice for a stage the customer has left, a suspension waiting (for approval, or for a
     retry) after the customer paid, a reactivation after it is held again: each would act
-    against a state it was not planned for (`actions.outbox.superseded`, which the executor
-    also checks). Only customers with an earlier state can have such actions.
+    against a state it was not planned for (`collections.staleness.superseded`, which the
+    executor also checks). Only customers with an earlier state can have such actions.
     """
     moved = {d.customer_id: d for d in transitions if d.customer_id in recorded}
     if not moved:

@@ -1,21 +1,21 @@
 """Writing what a collections run planned: outbox rows, the policy version, the new stages.
 
 `outbox_rows` expands the planned actions into rows (suspensions and reactivations, one per
-subscription in scope); `enqueue_rows` writes them at once, keyed so a re-run never enqueues
-twice; `record_states` writes each transition's new stage and what it holds.
+subscription in scope), which the run writes at once through `actions.outbox.enqueue_many`
+(keyed so a re-run never enqueues twice); `record_states` writes each transition's new
+stage and what it holds.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from riskdesk.actions.outbox import OutboxRow
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.plan import PlannedAction
 from riskdesk.collections.policy import Policy
@@ -25,7 +25,6 @@ from riskdesk.db.models import (
     ActionKind,
     ActionStatus,
     CollectionState,
-    OutboxAction,
     PolicyVersion,
 )
 
@@ -38,17 +37,6 @@ def _in_scope(scope: dict[str, Any] | None, kind: str, offer: str) -> bool:
     if "kind" in scope:
         return kind == scope["kind"]
     return offer in scope.get("offers", ())
-
-
-class OutboxRow(NamedTuple):
-    """One outbox row as planned (the columns a run sets; the rest start empty)."""
-
-    idempotency_key: str
-    kind: str
-    customer_id: int
-    subscription_id: int | None
-    payload: dict[str, Any]
-    status: str
 
 
 _PENDING = ActionStatus.PENDING.value
@@ -88,68 +76,6 @@ def outbox_rows(connection: Connection, actions: Sequence[PlannedAction]) -> lis
                     )
                 )
     return rows
-
-
-SMALL_BATCH = 200  # outbox rows up to which PostgreSQL gets one plain INSERT
-
-_OUTBOX_COLUMNS = (
-    "idempotency_key",
-    "kind",
-    "customer_id",
-    "subscription_id",
-    "payload",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-    "updated_at",
-)
-
-
-def enqueue_rows(session: Session, rows: Sequence[OutboxRow], now: datetime) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING for all rows at once; returns how many were new.
-
-    Written by `bulk_insert` (executemany on SQLite, COPY on PostgreSQL), values in storage
-    form: each payload serialised once (the rows of one action share it).
-    """
-    if not rows:
-        return 0
-    if now.tzinfo is None:
-        raise ValueError(f"naive datetime {now!r}: riskdesk stores timezone-aware UTC")
-    connection = session.connection()
-    if connection.dialect.name == "postgresql" and len(rows) <= SMALL_BATCH:
-        # A few rows (one customer re-evaluated): one INSERT ... ON CONFLICT DO NOTHING is
-        # cheaper than bulk_insert's staging table; it returns the rows inserted.
-        stmt = (
-            postgresql.insert(OutboxAction.__table__)
-            .values(
-                [
-                    r._asdict()
-                    | {"attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
-                    for r in rows
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(OutboxAction.__table__.c.id)
-        )
-        return len(connection.execute(stmt).all())
-    texts: dict[int, str] = {}
-    dumps = json.dumps
-    values = []
-    append = values.append
-    for key, kind, customer_id, subscription_id, payload, status in rows:
-        encoded = texts.get(id(payload))
-        if encoded is None:
-            encoded = texts[id(payload)] = dumps(payload)
-        append((key, kind, customer_id, subscription_id, encoded, status, 0, now, now, now))
-    return bulk_insert(
-        connection,
-        OutboxAction.__table__,
-        _OUTBOX_COLUMNS,
-        values,
-        ignore_conflicts_on="idempotency_key",
-        conflicts_rare=True,  # runs take turns and a committed transition is not planned again
-    )
 
 
 def record_policy(session: Session, policy: Policy, moment: datetime) -> None:
