@@ -18,7 +18,7 @@ from riskdesk.cli._common import Overrides
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import AuditEvent, InvoiceDispute, PromiseToPay
 
-STANDARD = Path(__file__).parents[1] / "policies" / "standard.yaml"
+STANDARD = Path(__file__).parents[1] / "src" / "riskdesk" / "policies" / "standard.yaml"
 runner = CliRunner()
 NO_EFFECTS = ("--no-execute", "--policy", str(STANDARD))
 

@@ -78,7 +78,7 @@ def test_jumping_past_the_suspending_stage_still_sends_its_notice(std):
 
 def test_jumping_to_a_stage_that_suspends_also_applies_the_lesser_suspensions():
     from riskdesk.collections.policy import parse_policy
-    from test_collections_run import TIERED
+    from run_helpers import TIERED
 
     tiered = parse_policy(TIERED, source="tiered.yaml")
     plan = plan_transitions(tiered, [decide(tiered, row(days=64), None, as_of=AS_OF)])

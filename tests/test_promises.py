@@ -23,7 +23,7 @@ from riskdesk.db.models import AuditEvent, CollectionState, PromiseToPay
 from riskdesk.errors import ConflictError, InvalidInputError, NotFoundError
 from riskdesk.money import Money
 
-STANDARD = Path(__file__).parents[1] / "policies" / "standard.yaml"
+STANDARD = Path(__file__).parents[1] / "src" / "riskdesk" / "policies" / "standard.yaml"
 TODAY = date(2026, 4, 10)
 
 

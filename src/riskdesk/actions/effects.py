@@ -2,6 +2,7 @@
 
 An effect gets the claimed action (detached, read-only) and returns an `Effect`: the result to
 store, and optionally a change to the book written in the same transaction as ``done``.
+The composition root registers each effect with its kind (`riskdesk.actions.registry`).
 Database changes that must precede a provider call (a suspension reason) are committed in a
 transaction of their own first, so the reasons table always says why a subscription is held.
 """
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from riskdesk.actions.outbox import decision_facts, superseded
+from riskdesk.actions.outbox import decision_facts
 from riskdesk.book.detail import customer_detail
 from riskdesk.cases.store import open_case
 from riskdesk.db.engine import session_scope
@@ -27,7 +28,6 @@ from riskdesk.db.models import (
     ActionKind,
     ActionStatus,
     CaseKind,
-    CollectionState,
     Customer,
     OutboxAction,
     Subscription,
@@ -103,27 +103,6 @@ def _set_provider_status(subscription_id: int, status: str) -> Callable[[Session
             subscription.provider_status = status
 
     return apply
-
-
-def skipped_if_stale(ctx: Context, action: OutboxAction) -> Effect | None:
-    """A done-and-skipped Effect when the customer has moved on since the action was planned.
-
-    The executor asks this before any handler: one check for every collections action.
-    """
-    if not (action.payload or {}).get("transition"):
-        return None
-    with session_scope(ctx.engine) as session:
-        state = session.get(CollectionState, action.customer_id)
-        if state is None:
-            return None
-        why = superseded(
-            action.kind,
-            action.payload,
-            stage=state.stage,
-            subscriptions_suspended=state.subscriptions_suspended,
-            transition_key=state.transition_key,
-        )
-    return None if why is None else Effect(result={"skipped": why})
 
 
 def suspend(ctx: Context, action: OutboxAction) -> Effect:
@@ -356,12 +335,3 @@ def notify_email(ctx: Context, action: OutboxAction) -> Effect:
     if resent:
         result["resent_after_uncertain_attempt"] = True
     return Effect(result=result)
-
-
-HANDLERS: dict[str, Callable[[Context, OutboxAction], Effect]] = {
-    "suspend_subscription": suspend,
-    "reactivate_subscription": reactivate,
-    "notify_email": notify_email,
-    "webhook": webhook,
-    "open_review_case": open_review_case,
-}

@@ -6,7 +6,9 @@ open while the provider, the SMTP server or a webhook is called):
 1. **claim**: a due ``pending`` row becomes ``in_progress``; ``attempts`` + 1, ``claimed_at``
    = now (the start of a lease). On PostgreSQL the row is picked ``FOR UPDATE SKIP LOCKED``,
    so several executors share the queue; on SQLite a conditional UPDATE decides who won.
-2. **effect** (`riskdesk.actions.effects`): every effect is idempotent: a suspension reason is
+2. **effect**: the executor only dispatches, through the `riskdesk.actions.registry.Registry`
+   it is given: a kind's staleness rules first (a stale action is recorded done and skipped),
+   then its effect (`riskdesk.actions.effects`). Every effect is idempotent: a suspension reason is
    added only if absent and the provider is asked for a status, not a toggle; orders blocked
    is a flag; a webhook carries ``Idempotency-Key``.
 3. **record**: ``done`` + result + an audit event (with the payload's policy version, stage
@@ -58,17 +60,11 @@ from sqlalchemy import Engine, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
-from riskdesk.actions.effects import (
-    HANDLERS,
-    ActionBusyError,
-    Context,
-    Effect,
-    message_id,
-    skipped_if_stale,
-)
+from riskdesk.actions.effects import ActionBusyError, Context, Effect, message_id
 from riskdesk.actions.outbox import audit_action, decision_facts
+from riskdesk.actions.registry import Registry
 from riskdesk.db.engine import session_scope
-from riskdesk.db.models import ActionKind, ActionStatus, OutboxAction
+from riskdesk.db.models import ActionStatus, OutboxAction
 from riskdesk.notify.mail import Mailer, TransientMailError, UncertainMailError
 from riskdesk.notify.webhook import TransientWebhookError, WebhookSender, post_webhook
 from riskdesk.providers.base import Provider
@@ -133,6 +129,7 @@ class Executor:
         mailer: Mailer,
         webhook: WebhookSender | None = None,
         *,
+        registry: Registry,
         now: Callable[[], datetime] = _utcnow,
         max_attempts: int = 8,
         backoff_base: timedelta = timedelta(seconds=30),
@@ -145,6 +142,7 @@ class Executor:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.engine = engine
+        self.registry = registry
         self.provider = provider
         self.mailer = mailer
         self.webhook = webhook or post_webhook
@@ -270,9 +268,9 @@ class Executor:
             mail_domain=self.mail_domain,
             mark_effect_started=self._mark_effect_started(action_id, attempt),
         )
-        handler = HANDLERS[ActionKind(action.kind).value]
         try:
-            effect = skipped_if_stale(context, action) or handler(context, action)
+            kind = self.registry.get(action.kind)
+            effect = self._skipped_if_stale(action) or kind.effect(context, action)
         except _LostClaim:
             return Outcome(action_id, action.kind, "lost", "claim taken over before the effect")
         except UncertainMailError as exc:  # before TRANSIENT: the server may have the message
@@ -284,6 +282,12 @@ class Executor:
             log.exception("action %s (%s) failed", action_id, action.kind)
             return self._record_error(action, attempt, exc, transient=False)
         return self._record_done(action, attempt, effect)
+
+    def _skipped_if_stale(self, action: OutboxAction) -> Effect | None:
+        """A done-and-skipped Effect when the kind's staleness rules say the action is stale."""
+        with session_scope(self.engine) as session:
+            why = self.registry.stale_reason(session, action)
+        return None if why is None else Effect(result={"skipped": why})
 
     def _audit(self, session: Session, action: OutboxAction, what: str, **data: Any) -> None:
         payload = action.payload or {}
@@ -402,9 +406,8 @@ class Executor:
                 query = query.with_for_update(skip_locked=True)
             for action in session.scalars(query.execution_options(populate_existing=True)):
                 action.updated_at = moment
-                uncertain = (
-                    action.kind == ActionKind.NOTIFY_EMAIL and action.effect_started_at is not None
-                )
+                # Only an effect that cannot be repeated (e-mail) marks its start.
+                uncertain = action.effect_started_at is not None
                 if uncertain and self.on_uncertain_email == "hold":
                     action.status = ActionStatus.AWAITING_APPROVAL.value
                     action.last_error = (

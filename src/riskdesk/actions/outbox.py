@@ -18,14 +18,19 @@ Status flow::
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
+from riskdesk.actions.payloads import ActionPayload
+from riskdesk.actions.registry import check_payload
+from riskdesk.db.bulk import bulk_insert
 from riskdesk.db.models import ActionKind, ActionStatus, AuditEvent, OutboxAction
 from riskdesk.errors import ConflictError, NotFoundError
 
@@ -48,6 +53,7 @@ def enqueue(
     payload: dict[str, Any],
     requires_approval: bool = False,
     now: datetime | None = None,
+    models: Mapping[str, type[ActionPayload]] | None = None,
 ) -> OutboxAction | None:
     """Add an action in the caller's transaction; a key already present adds nothing.
 
@@ -55,8 +61,12 @@ def enqueue(
     status: a key once used is never reused, even after the action was cancelled or failed).
     None only if a concurrent transaction holding the same key rolled back between our insert
     and our read, which a caller can treat as "not enqueued, decide again".
+
+    The payload is checked against its kind's model (`models`, default the standard ones):
+    a payload that does not fit raises InvalidInputError naming the kind and the field.
     """
     kind = ActionKind(kind).value
+    check_payload(kind, payload, models)
     moment = _now(now)
     values = {
         "idempotency_key": key,
@@ -87,6 +97,85 @@ def enqueue(
         .where(OutboxAction.idempotency_key == key)
         .execution_options(populate_existing=True)
     ).first()
+
+
+class OutboxRow(NamedTuple):
+    """One outbox row to enqueue in bulk (the columns a decider sets; the rest start empty)."""
+
+    idempotency_key: str
+    kind: str
+    customer_id: int
+    subscription_id: int | None
+    payload: dict[str, Any]
+    status: str
+
+
+SMALL_BATCH = 200  # outbox rows up to which PostgreSQL gets one plain INSERT
+
+_OUTBOX_COLUMNS = (
+    "idempotency_key",
+    "kind",
+    "customer_id",
+    "subscription_id",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def enqueue_many(
+    session: Session,
+    rows: Sequence[OutboxRow],
+    now: datetime,
+    models: Mapping[str, type[ActionPayload]] | None = None,
+) -> int:
+    """`enqueue` for many rows at once (INSERT ... ON CONFLICT DO NOTHING); returns how many
+    were new. The same keys, states and payload checks as `enqueue`, written by `bulk_insert`
+    (executemany on SQLite, COPY on PostgreSQL): each distinct payload object is checked and
+    serialised once (the rows of one decision share it).
+    """
+    if not rows:
+        return 0
+    if now.tzinfo is None:
+        raise ValueError(f"naive datetime {now!r}: riskdesk stores timezone-aware UTC")
+    texts: dict[int, str] = {}
+    dumps = json.dumps
+    for row in rows:
+        if id(row.payload) not in texts:
+            check_payload(ActionKind(row.kind).value, row.payload, models)
+            texts[id(row.payload)] = dumps(row.payload)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(rows) <= SMALL_BATCH:
+        # A few rows (one customer re-evaluated): one INSERT ... ON CONFLICT DO NOTHING is
+        # cheaper than bulk_insert's staging table; it returns the rows inserted.
+        stmt = (
+            postgresql.insert(OutboxAction.__table__)
+            .values(
+                [
+                    r._asdict()
+                    | {"attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now}
+                    for r in rows
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(OutboxAction.__table__.c.id)
+        )
+        return len(session.connection().execute(stmt).all())
+    values = [
+        (key, kind, customer_id, subscription_id, texts[id(payload)], status, 0, now, now, now)
+        for key, kind, customer_id, subscription_id, payload, status in rows
+    ]
+    return bulk_insert(
+        connection,
+        OutboxAction.__table__,
+        _OUTBOX_COLUMNS,
+        values,
+        ignore_conflicts_on="idempotency_key",
+        conflicts_rare=True,  # deciders take turns and a committed decision is not made again
+    )
 
 
 def _get(session: Session, action_id: int, *, lock: bool = True) -> OutboxAction:
@@ -128,55 +217,6 @@ def decision_facts(session: Session, action: OutboxAction) -> dict[str, Any] | N
     for data in events:
         if data.get("transition") == transition:
             return data.get("facts")
-    return None
-
-
-def superseded(
-    kind: str,
-    payload: dict[str, Any] | None,
-    *,
-    stage: str | None,
-    subscriptions_suspended: bool,
-    transition_key: str | None,
-    left_stage: bool | None = None,
-    scope_held: bool | None = None,
-) -> str | None:
-    """Why a collections action no longer applies to the customer's current state, or None.
-
-    A collections action names the transition that planned it (`payload["transition"]`); the
-    customer may have moved on since (paid, escalated, re-entered a stage). Used twice: by a
-    run, to cancel what its new transitions make stale, and by the executor, so an action
-    retried or approved late is not carried out against a state it was not planned for.
-
-    A run knows the policy and says more: `left_stage` (the customer is now at a less severe
-    stage than the action's) and `scope_held` (the new stage still suspends the action's
-    scope). A notice is stale once the customer is below its stage with nothing suspended, and
-    kept on escalation: the suspensions it announces may still be waiting for approval.
-    Without them (the executor) a notice is stale only once the customer is in good standing,
-    and a suspension once no stage holds the customer suspended. States
-    recorded before transitions were keyed (`transition_key` None) never make an action stale.
-    """
-    transition = (payload or {}).get("transition")
-    if not transition or transition_key is None or transition == transition_key:
-        return None  # not a collections action, an older state, or the current transition
-    later = f"superseded by {transition_key} (stage {stage or 'none'})"
-    if kind == ActionKind.NOTIFY_EMAIL:
-        # Stale once the customer is below the notice's stage and nothing it may announce
-        # (a suspension) still holds; the executor, without severities, waits for good standing.
-        left = stage is None if left_stage is None else left_stage and not subscriptions_suspended
-        return f"{later}: the customer left that stage" if left else None
-    if kind == ActionKind.SUSPEND_SUBSCRIPTION:
-        if not subscriptions_suspended:
-            return f"{later}: not held for non-payment any more"
-        if scope_held is False:
-            return f"{later}: the stage no longer suspends this scope"
-        return None
-    if kind == ActionKind.REACTIVATE_SUBSCRIPTION and subscriptions_suspended:
-        if scope_held is None or scope_held:
-            return f"{later}: held for non-payment again"
-        return None
-    if kind == ActionKind.OPEN_REVIEW_CASE and stage is None:
-        return f"{later}: in good standing again"
     return None
 
 

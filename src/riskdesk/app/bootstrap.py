@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from riskdesk.app.clock import Clock, SystemClock
 from riskdesk.app.deps import Deps
@@ -17,6 +19,9 @@ from riskdesk.config import Settings
 from riskdesk.errors import ConfigError
 from riskdesk.notify.mail import Mailer, mailer_from_env
 from riskdesk.providers.base import Provider
+
+if TYPE_CHECKING:
+    from riskdesk.actions.registry import Registry
 
 
 def bootstrap(
@@ -80,3 +85,29 @@ def _check_effects(settings: Settings, provider: bool, mail: bool) -> None:
             )
     else:
         build_token_provider(provider_settings)  # credentials present and readable
+
+
+@cache
+def action_registry() -> Registry:
+    """Every kind of outbox action with its effect, payload model and staleness rules.
+
+    The collections staleness rule is registered for the kinds collections plans; it judges
+    only actions whose payload origin is "collections".
+    """
+    from riskdesk.actions import effects
+    from riskdesk.actions.payloads import PAYLOAD_MODELS
+    from riskdesk.actions.registry import Registry
+    from riskdesk.collections.staleness import stale_for_executor
+    from riskdesk.db.models import ActionKind
+
+    registry = Registry()
+    collections = (stale_for_executor,)
+    for kind, effect, stale in (
+        (ActionKind.SUSPEND_SUBSCRIPTION, effects.suspend, collections),
+        (ActionKind.REACTIVATE_SUBSCRIPTION, effects.reactivate, collections),
+        (ActionKind.NOTIFY_EMAIL, effects.notify_email, collections),
+        (ActionKind.OPEN_REVIEW_CASE, effects.open_review_case, collections),
+        (ActionKind.WEBHOOK, effects.webhook, ()),
+    ):
+        registry.register(kind, effect=effect, payload=PAYLOAD_MODELS[kind.value], stale=stale)
+    return registry

@@ -69,10 +69,18 @@ class Deps:
     def executor(self, actor: str) -> Iterator[Executor]:
         """The executor with the configured provider and mailer, for a `with` block."""
         from riskdesk.actions.executor import Executor
+        from riskdesk.app.bootstrap import action_registry
 
         mailer = self.make_mailer()
         with self.open_provider() as provider:
-            yield Executor(self.engine(), provider, mailer, now=self.clock.now, actor=actor)
+            yield Executor(
+                self.engine(),
+                provider,
+                mailer,
+                registry=action_registry(),
+                now=self.clock.now,
+                actor=actor,
+            )
 
     def close(self) -> None:
         if self._engine is not None:

@@ -60,6 +60,9 @@ WEBHOOK = "webhook"
 
 NON_PAYMENT = "non_payment"
 
+#: `payload["origin"]` of every action collections plans: its staleness rule judges only these.
+ORIGIN = "collections"
+
 #: How much of the policy version a transition key carries: enough to tell versions apart,
 #: short enough to keep the outbox's unique index small.
 KEY_VERSION_CHARS = 16
@@ -210,6 +213,7 @@ def _actions_for(
 
     prefix = transition_key(version, d, number)
     base = {
+        "origin": ORIGIN,
         "transition": prefix,
         "stage": d.stage,
         "previous_stage": d.previous_stage,

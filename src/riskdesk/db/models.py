@@ -658,7 +658,5 @@ class InvoiceDispute(Base):
             postgresql_where=text("outcome IS NULL"),
         ),
         CheckConstraint(f"outcome in {_in(DisputeOutcome)}", name="outcome"),
-        CheckConstraint(
-            "(outcome IS NULL) = (resolved_at IS NULL)", name="resolved_with_outcome"
-        ),
+        CheckConstraint("(outcome IS NULL) = (resolved_at IS NULL)", name="resolved_with_outcome"),
     )
