@@ -109,6 +109,7 @@ def test_a_malformed_usage_export_is_refused_naming_line_and_column(usage_book):
         reported = [x for x in result.stderr.splitlines() if x.startswith(f"{bad}:{line}:")]
         assert message in reported[0]
     assert counts(database_url) == before == (0, 1)  # only the customers import ran
+    assert "--skip-bad-rows" in result.stderr  # the CLI adds its own hint to the domain's error
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk import audit
 from riskdesk.db.models import Case, CaseKind, CaseStatus, Customer
-from riskdesk.errors import ConflictError, NotFoundError, RiskdeskError
+from riskdesk.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 class CaseStateError(ConflictError):
@@ -105,7 +105,7 @@ def close_case(
 ) -> Case:
     """Close an open case with what was decided (a resolution is required)."""
     if not resolution.strip():
-        raise RiskdeskError(f"case {case_id}: say how it was resolved (--resolution)")
+        raise InvalidInputError(f"case {case_id}: say how it was resolved (a resolution)")
     case = session.get(Case, case_id)
     if case is None:
         raise NotFoundError(f"case {case_id} does not exist")

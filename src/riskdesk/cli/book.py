@@ -234,6 +234,11 @@ def _print_row_errors(exc: ImportFileError) -> None:
     err_console.print(
         f"[bold red]error:[/bold red] {escape(summary)}", highlight=False, soft_wrap=True
     )
+    err_console.print(
+        "`--skip-bad-rows` imports the good rows (`--reject-file FILE` keeps the bad ones)",
+        highlight=False,
+        markup=False,
+    )
     raise typer.Exit(EXIT_CODES[exc.kind])
 
 

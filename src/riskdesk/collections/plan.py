@@ -168,8 +168,7 @@ def plan_transitions(
             f"blast radius: {len(suspending)} customers would be suspended in one run, more "
             f"than the limit of {limit} (max_suspensions_per_run); no suspension was "
             "planned. Check the facts (a failed payment import?) and the policy; if they are "
-            f"right, let this run proceed with `collections run --max-suspensions "
-            f"{len(suspending)} --by NAME`."
+            f"right, a named person may let this run proceed with a limit of {len(suspending)}."
         )
     stopped = {id(d) for d in withheld}
     actions: list[PlannedAction] = []

@@ -165,7 +165,7 @@ def import_into(
             raise ImportFileError(
                 out.errors,
                 f"{label}: {result.rows_rejected} bad row(s); nothing was imported "
-                "(fix them, or use --skip-bad-rows to import the good rows)",
+                "(fix them, or import only the good rows)",
             )
         if result.rows_rejected:
             target = Path(reject_path) if reject_path else default_reject_path(path)
