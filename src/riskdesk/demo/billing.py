@@ -55,9 +55,9 @@ class BillingMixin(GeneratorBase):
                         micros = _round_minor(int(sums[s_ix, m]), c.currency)
                         if usage["qsum"][s_ix, m] > 0:
                             lines.append((f"Azure plan usage, {label}", sub.id, _MICROS, micros))
-                for day, desc, s_ix, qty, micros in extra:
+                for day, desc, extra_ix, qty, micros in extra:
                     if p0 <= day < p1:
-                        sub_id = None if s_ix is None else self.subs[s_ix].id
+                        sub_id = None if extra_ix is None else self.subs[extra_ix].id
                         lines.append((desc, sub_id, qty * _MICROS, micros))
                 if not lines:
                     continue

@@ -272,6 +272,16 @@ class GeneratorBase:
             }
         )
 
+    # ---------------------------------------------------------------- across stages
+    # Implemented by the stage mixins (subscriptions, usage); declared here for the others.
+    def _far_region(self, c: Customer, r: np.random.Generator) -> str:
+        raise NotImplementedError
+
+    def _usage_rows(
+        self, usage: dict[str, Any], invoices: list[dict[str, Any]]
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        raise NotImplementedError
+
     def count(self, behaviour: str) -> int:
         share = self.shares[behaviour]
         return max(1, round(share * self.n)) if self.n >= 20 else int(share * self.n >= 0.5)

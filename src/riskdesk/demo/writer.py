@@ -117,7 +117,7 @@ class WriterMixin(GeneratorBase):
                 for inv in invoices
             ],
         )
-        line_rows = []
+        line_rows: list[tuple[Any, ...]] = []
         for inv in invoices:
             for no, (desc, sub_id, qty, micros) in enumerate(inv["lines"], start=1):
                 line_rows.append((len(line_rows) + 1, inv["id"], no, desc, sub_id, qty, micros))
@@ -134,7 +134,8 @@ class WriterMixin(GeneratorBase):
             line_rows,
         )
         r = self.r_pay
-        pay_rows, alloc_rows = [], []
+        pay_rows: list[tuple[Any, ...]] = []
+        alloc_rows: list[tuple[Any, ...]] = []
         for p in payments:
             c = self.customers[p["cust"]]
             applies = [a[1] for a in p["allocations"]] if r.random() < 0.85 else []

@@ -8,7 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from riskdesk.providers.records import Customer, ResourceAttributes, ServiceRequest
+from riskdesk.providers.records import (
+    Customer,
+    FraudEventStatus,
+    ResourceAttributes,
+    ServiceRequest,
+)
 from riskdesk.providers.sandbox.resources import (
     AZURE_PLAN_OFFER,
     make_customer,
@@ -124,15 +129,14 @@ def sample_state(seed: int = 0, *, path: Path | None = None) -> SandboxState:
         day += timedelta(days=1)
     state.add_usage(rows)
     last = SAMPLE_AS_OF - timedelta(days=1)
-    for position, (status, start) in enumerate(
-        (
-            ("Active", gpu_start),
-            ("Active", date(2026, 6, 12)),
-            ("Investigating", date(2026, 6, 1)),
-            ("Resolved", date(2026, 5, 3)),
-            ("Resolved", date(2026, 5, 20)),
-        )
-    ):
+    events: tuple[tuple[FraudEventStatus, date], ...] = (
+        ("Active", gpu_start),
+        ("Active", date(2026, 6, 12)),
+        ("Investigating", date(2026, 6, 1)),
+        ("Resolved", date(2026, 5, 3)),
+        ("Resolved", date(2026, 5, 20)),
+    )
+    for position, (status, start) in enumerate(events):
         customer, plan, entitlement, _currency = plans[[1, 2, 3, 0, 4][position]]
         state.add_fraud_event(
             make_fraud_event(
