@@ -45,6 +45,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy src
+	$(VENV)/bin/vulture src --min-confidence 70 --exclude src/riskdesk/db/migrations
 
 # Only the benchmarks' JSON lines go to stdout.
 bench: $(STAMP)

@@ -15,9 +15,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from riskdesk.db.bulk import bulk_insert
@@ -188,7 +188,7 @@ def record_many(
             (moment, actor, event.action, event.subject_type, subject, text, prev_hash, digest)
         )
         prev_hash = digest
-    bulk_insert(session.connection(), AuditEvent.__table__, _COLUMNS, rows)
+    bulk_insert(session.connection(), cast(Table, AuditEvent.__table__), _COLUMNS, rows)
     return len(rows)
 
 

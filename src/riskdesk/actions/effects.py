@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -136,7 +136,7 @@ def suspend(ctx: Context, action: OutboxAction) -> Effect:
             "held_for": held_for,
             "provider_status": status,
         },
-        on_done=_set_provider_status(action.subscription_id, status),
+        on_done=_set_provider_status(cast(int, action.subscription_id), status),
     )
 
 
@@ -166,7 +166,7 @@ def reactivate(ctx: Context, action: OutboxAction) -> Effect:
     idempotent) instead of forgetting that the hold was riskdesk's.
     """
     reason = SuspensionReason(action.payload.get("reason", SuspensionReason.NON_PAYMENT)).value
-    subscription_id = action.subscription_id
+    subscription_id = cast(int, action.subscription_id)  # reactivate always names one
     with session_scope(ctx.engine) as session:
         subscription = _subscription(session, action, lock=True)
         ids = _ids(session, subscription)

@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Executable, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -83,12 +83,19 @@ def enqueue(
         "updated_at": moment,
     }
     name = session.get_bind().dialect.name
+    stmt: Executable
     if name == "postgresql":
-        stmt = postgresql.insert(OutboxAction).values(values)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+        stmt = (
+            postgresql.insert(OutboxAction)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
     elif name == "sqlite":
-        stmt = sqlite.insert(OutboxAction).values(values)
-        stmt = stmt.on_conflict_do_nothing(index_elements=["idempotency_key"])
+        stmt = (
+            sqlite.insert(OutboxAction)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
     else:  # pragma: no cover - riskdesk supports the two above
         stmt = insert(OutboxAction).values(values)
     session.execute(stmt)
@@ -152,7 +159,7 @@ def enqueue_many(
         # A few rows (one customer re-evaluated): one INSERT ... ON CONFLICT DO NOTHING is
         # cheaper than bulk_insert's staging table; it returns the rows inserted.
         stmt = (
-            postgresql.insert(OutboxAction.__table__)
+            postgresql.insert(cast(Table, OutboxAction.__table__))
             .values(
                 [
                     r._asdict()
@@ -170,7 +177,7 @@ def enqueue_many(
     ]
     return bulk_insert(
         connection,
-        OutboxAction.__table__,
+        cast(Table, OutboxAction.__table__),
         _OUTBOX_COLUMNS,
         values,
         ignore_conflicts_on="idempotency_key",

@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import Date, String, TextClause, bindparam, text
+from sqlalchemy import BindParameter, Date, String, TextClause, bindparam, text
 
 from riskdesk.book._sql import Bind, dialect_name
 from riskdesk.db.types import UTCDateTime
@@ -283,7 +283,7 @@ def _params(as_of: date, customer_ids: Sequence[int] | None) -> dict[str, Any]:
 
 
 def _clause(sql: str, customer_ids: Sequence[int] | None) -> TextClause:
-    binds = [
+    binds: list[BindParameter[Any]] = [
         bindparam("as_of", type_=Date),
         bindparam("d30", type_=Date),
         bindparam("d60", type_=Date),

@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
@@ -109,21 +109,25 @@ def _named_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
     for pay in payments:
         left = pay.left_micros
         for number in _decode_list(pay.applies_to):
-            inv = invoices.get(number)
+            named = invoices.get(number)
             if left <= 0:
                 break
-            if inv is None or inv.customer_id != pay.customer_id or inv.currency != pay.currency:
+            if (
+                named is None
+                or named.customer_id != pay.customer_id
+                or named.currency != pay.currency
+            ):
                 continue
-            amount = min(left, open_left[inv.id])
+            amount = min(left, open_left[named.id])
             if amount <= 0:
                 continue
-            open_left[inv.id] -= amount
+            open_left[named.id] -= amount
             left -= amount
-            applied_on = max(str(pay.received_on), str(inv.issued_on))
+            applied_on = max(str(pay.received_on), str(named.issued_on))
             new.append(
                 {
                     "payment_id": pay.id,
-                    "invoice_id": inv.id,
+                    "invoice_id": named.id,
                     "applied_on": date.fromisoformat(applied_on[:10]),
                     "amount_micros": amount,
                 }
@@ -210,7 +214,7 @@ def _fifo_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
     """
     params = {} if customer_ids is None else {"ids": list(customer_ids)}
     result = bind.execute(query(sql, *(["ids"] if customer_ids is not None else [])), params)
-    return max(result.rowcount or 0, 0)
+    return max(cast(CursorResult[Any], result).rowcount or 0, 0)
 
 
 def refresh_settlement(bind: Bind, customer_ids: Sequence[int] | None = None) -> None:

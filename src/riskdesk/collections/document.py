@@ -14,7 +14,7 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -27,6 +27,7 @@ from riskdesk.collections.policy import (
     Stage,
     SuspendAction,
     SuspendKind,
+    SuspendOffers,
     WebhookAction,
 )
 
@@ -161,7 +162,7 @@ def _suspension_phrase(actions: list[SuspendAction]) -> str:
                 else "your licence-based subscriptions"
             )
         else:
-            parts.append("your subscriptions to " + ", ".join(s.offers))
+            parts.append("your subscriptions to " + ", ".join(cast(SuspendOffers, s).offers))
     return " and ".join(parts) + " are suspended"
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from riskdesk.collections.facts import amount_of
 from riskdesk.collections.policy import Policy
@@ -142,7 +142,7 @@ def _conclude(
     if context is None:
         context = _Conclusions(policy, as_of)
     conditions, matched = context.results(results)
-    customer_id = facts.get("customer_id")
+    customer_id = cast(int, facts.get("customer_id"))
 
     def decision(stage: str | None, reason: str, detail: str) -> Decision:
         return Decision(
@@ -222,6 +222,6 @@ def decide_many(
     get = current_stages.get
     context = _Conclusions(policy, as_of)
     return [
-        _conclude(policy, facts, values, get(facts.get("customer_id")), as_of, context)
+        _conclude(policy, facts, values, get(cast(int, facts.get("customer_id"))), as_of, context)
         for facts, values in zip(prepared, results, strict=True)
     ]

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.facts import amount_of
@@ -239,7 +239,11 @@ def _actions_for(
         stage = d.stage
         if new_suspended:
             # Suspensions of skipped stages not already in force (the stage's own come below).
-            own = {id(a) for _, kind, a in table.actions[stage] if kind == SuspendAction.kind}
+            own = {
+                id(a)
+                for _, kind, a in table.actions[cast(str, stage)]
+                if kind == SuspendAction.kind
+            }
             before = (
                 {_scope_key(a.scope) for a in table.suspend_actions.get(d.previous_stage, ())}
                 if known

@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Text, select, type_coerce
 
@@ -31,7 +31,7 @@ from riskdesk.gcpause import gc_paused
 
 def _customer_context(
     connection: Connection, as_of: date, customer_ids: Sequence[int] | None
-) -> tuple[dict[int, tuple[list[str], date]], dict[int, str | None], dict[int, date]]:
+) -> tuple[dict[int, tuple[list[str], date | None]], dict[int, str | None], dict[int, date]]:
     """(tags and created_on, current stage, latest active promise date) per customer."""
     # Tags as the stored text (most customers share a few lists): parsed once per distinct
     # text below, not once per customer by the JSON type.
@@ -91,7 +91,7 @@ def _check_stages_known(policy: Policy, current: dict[int, str | None]) -> None:
     missing: dict[str, int] = {}
     for stage in current.values():
         if stage not in known:
-            missing[stage] = missing.get(stage, 0) + 1
+            missing[cast(str, stage)] = missing.get(cast(str, stage), 0) + 1
     if missing:
         listed = ", ".join(
             f"'{name}' ({count:,} customers)" for name, count in sorted(missing.items())

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from riskdesk.actions.outbox import OutboxRow
@@ -150,4 +150,6 @@ def record_states(
             state.updated_at = moment
     session.flush()
     if new:
-        bulk_insert(session.connection(), CollectionState.__table__, _STATE_COLUMNS, new)
+        bulk_insert(
+            session.connection(), cast(Table, CollectionState.__table__), _STATE_COLUMNS, new
+        )
