@@ -158,7 +158,7 @@ def invoice_lines() -> list[list[str]]:
             "Azure plan usage",
             "",
             "1",
-            "70.105",
+            "70.10",
         ],
         [
             "INV-2",
@@ -184,9 +184,9 @@ def test_invoices_and_payments_land_and_payments_allocate(engine, tmp_path):
     assert (result.rows_read, result.rows_inserted) == (3, 3)
     with session_scope(engine) as session:
         first = session.scalars(select(Invoice).where(Invoice.number == "INV-1")).one()
-        assert first.total == Decimal("400.105")
+        assert first.total == Decimal("400.10")
         assert first.due_on == date(2026, 1, 15) and first.period_end == date(2025, 12, 31)
-        assert [line.amount for line in first.lines] == [Decimal("330"), Decimal("70.105")]
+        assert [line.amount for line in first.lines] == [Decimal("330"), Decimal("70.10")]
         assert first.lines[0].quantity == Decimal(10)
     again = import_file(engine, "invoices", invoices)
     assert (again.rows_inserted, again.rows_duplicate) == (0, 3)
@@ -237,6 +237,42 @@ def test_invoice_with_a_bad_line_is_refused_whole_and_currency_must_match(engine
     with open(result.reject_path, newline="") as handle:
         rejected = list(csv.reader(handle))
     assert [r[0] for r in rejected[1:]] == ["INV-1", "INV-1", "INV-3"]
+
+
+def test_amounts_finer_than_the_currency_are_refused_naming_line_and_column(engine, tmp_path):
+    """0.5 JPY or 0.0005 KWD cannot be owed or paid: refused as `payments record` refuses them,
+    so the aging buckets always add up to the total."""
+    customers = write(
+        tmp_path / "customers.csv",
+        CUSTOMER_HEADER,
+        [
+            [T1, "Yen KK", "", "", "", "JPY", "", "", "", ""],
+            [T2, "Dinar Co", "", "", "", "KWD", "", "", "", ""],
+        ],
+    )
+    import_file(engine, "customers", customers)
+    line = ["2026-01-01", "2026-01-15", "", "", "{cur}", "1", "x", "", "1", "{amount}"]
+    rows = [
+        ["INV-J", T1, *[v.format(cur="JPY", amount="1000.5") for v in line]],
+        ["INV-K", T2, *[v.format(cur="KWD", amount="12.0005") for v in line]],
+        ["INV-OK", T2, *[v.format(cur="KWD", amount="12.345") for v in line]],
+    ]
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "invoices", write(tmp_path / "inv.csv", INVOICE_HEADER, rows))
+    errors = {(e.line, e.column): e.message for e in caught.value.errors}
+    assert set(errors) == {(2, "amount"), (3, "amount")}
+    assert "finer than JPY allows (0 decimals)" in errors[(2, "amount")]
+    assert "finer than KWD allows (3 decimals)" in errors[(3, "amount")]
+    assert count(engine, Invoice) == 0
+    payments = write(
+        tmp_path / "pay.csv",
+        ["reference", "customer", "received_on", "currency", "amount"],
+        [["P1", T1, "2026-02-10", "JPY", "0.5"], ["P2", T2, "2026-02-10", "KWD", "1.000"]],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "payments", payments)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(2, "amount")]
+    assert count(engine, Payment) == 0
 
 
 def test_bad_payment_rows(engine, tmp_path):

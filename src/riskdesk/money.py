@@ -189,6 +189,22 @@ def minor_units(currency: str) -> int:
     return 2
 
 
+def finer_than_currency(amount: Decimal, currency: str) -> str | None:
+    """Why `amount` cannot be an amount of `currency` (more decimals than its minor unit, such
+    as 0.5 JPY or 0.0005 KWD), or None when it can. Such amounts are refused, never rounded:
+    the one rule for amounts typed in and amounts imported."""
+    code = check_currency(currency)
+    places = minor_units(code)
+    _, digits, exponent = amount.as_tuple()
+    extra = -int(exponent) - places  # digits given beyond the minor unit
+    if extra > 0 and any(digits[-extra:]):
+        return (
+            f"amount {amount} {code} is finer than {code} allows ({places} decimal"
+            f"{'' if places == 1 else 's'})"
+        )
+    return None
+
+
 def check_currency(currency: str) -> str:
     """Return the code if it is a known ISO 4217 currency, else raise CurrencyError."""
     if not isinstance(currency, str) or currency not in CURRENCIES:

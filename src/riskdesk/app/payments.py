@@ -14,7 +14,7 @@ from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.run import run_collections
 from riskdesk.db.engine import session_scope
 from riskdesk.errors import InvalidInputError, RiskdeskError
-from riskdesk.money import Money, minor_units, to_decimal
+from riskdesk.money import Money, check_currency, finer_than_currency, to_decimal
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,13 @@ def exact_money(amount: str, currency: str) -> Money:
     """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit."""
     code = currency.strip().upper()
     try:
-        places = minor_units(code)
+        check_currency(code)
         value = to_decimal(amount.strip())
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"amount {amount!r} {currency!r}: {exc}") from None
-    _, digits, exponent = value.as_tuple()
-    extra = -int(exponent) - places  # digits given beyond the minor unit
-    if extra > 0 and any(digits[-extra:]):
-        raise InvalidInputError(
-            f"amount {amount.strip()} {code} is finer than {code} allows ({places} decimal"
-            f"{'' if places == 1 else 's'}): give the amount exactly as received"
-        )
+    finer = finer_than_currency(value, code)
+    if finer is not None:
+        raise InvalidInputError(f"{finer}: give the amount exactly as received")
     return Money(value, code)
 
 

@@ -161,7 +161,7 @@ def import_payments(session: Session, path: Path, label: str, skip_bad_rows: boo
         currency = check.currency(r, "currency")
         customer_id = check.customer(r, "customer", customers, currency)
         received = check.date(r, "received_on", required=True)
-        amount = check.amount(r, "amount", required=True)
+        amount = check.amount(r, "amount", required=True, currency=currency)
         if amount is not None and decimal_to_micros(amount) <= 0:
             r.problems.append((check.label("amount"), f"a payment must be positive, not {amount}"))
         method = check.text(r, "method", limit=32)

@@ -71,7 +71,7 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
         quantity = check.amount(r, "quantity")
         if quantity is not None and quantity < 0:
             r.problems.append((check.label("quantity"), f"negative quantity {quantity}"))
-        amount = check.amount(r, "amount", required=True)
+        amount = check.amount(r, "amount", required=True, currency=currency)
         subscription_id = None
         sub = check.text(r, "subscription", limit=64)
         if sub is not None:

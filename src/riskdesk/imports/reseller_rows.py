@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from riskdesk.db.models import Customer
 from riskdesk.imports.errors import ImportFileError, RowError
 from riskdesk.imports.headers import Field, normalise, resolve
-from riskdesk.money import CURRENCIES, decimal_to_micros, to_decimal
+from riskdesk.money import CURRENCIES, decimal_to_micros, finer_than_currency, to_decimal
 
 _MAX_MICROS = 2**63 - 1
 
@@ -148,7 +148,10 @@ class Checker:
             r.problems.append((self.label(name), f"not a date: {v!r} (expected YYYY-MM-DD)"))
             return None
 
-    def amount(self, r: Record, name: str, *, required: bool = False) -> Decimal | None:
+    def amount(
+        self, r: Record, name: str, *, required: bool = False, currency: str | None = None
+    ) -> Decimal | None:
+        """A finite amount; in `currency` when given, and then no finer than it allows."""
         v = self.text(r, name, required=required)
         if v is None:
             return None
@@ -159,6 +162,10 @@ class Checker:
             return None
         if abs(decimal_to_micros(amount)) > _MAX_MICROS:
             r.problems.append((self.label(name), f"amount too large: {v!r}"))
+            return None
+        finer = None if currency is None else finer_than_currency(amount, currency)
+        if finer is not None:
+            r.problems.append((self.label(name), finer))
             return None
         return amount
 
