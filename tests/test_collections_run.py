@@ -178,3 +178,21 @@ def test_write_off_review_opens_a_case_a_person_closes(
     (after,) = json.loads(invoke(database_url, "cases", "list", "--status", "all", "--json").output)
     assert after["status"] == "closed" and after["resolution"] == "sent to the debt collector"
     assert json.loads(invoke(database_url, "cases", "list", "--json").output) == []
+
+
+def test_a_run_reports_actions_left_in_progress_by_a_stopped_executor(engine, policy, book):
+    """A killed executor leaves its suspension `in_progress` until the lease ends: the next run
+    says so (how many, since when) instead of looking as if nothing were under way."""
+    collect(engine, policy, date(2026, 3, 5))
+    claimed = at(date(2026, 3, 5))
+    with session_scope(engine) as session:
+        suspension = session.scalars(
+            select(OutboxAction).where(OutboxAction.kind == "suspend_subscription")
+        ).one()
+        suspension.status = "in_progress"  # what a claim leaves when its process is killed
+        suspension.claimed_at = claimed
+    report = collect(engine, policy, date(2026, 3, 5), dry_run=True)
+    assert (report.in_progress, report.in_progress_since) == (1, claimed)
+    with session_scope(engine) as session:
+        session.get(OutboxAction, suspension.id).status = "done"
+    assert collect(engine, policy, date(2026, 3, 5), dry_run=True).in_progress == 0

@@ -114,6 +114,8 @@ def collections_run(
                 "actions_planned": report.enqueued,
                 "already_planned": report.already_enqueued,
                 "awaiting_approval": report.awaiting_approval,
+                "in_progress": report.in_progress,
+                "in_progress_since": report.in_progress_since,
                 "alert": alert,
                 "executed": result.executed,
             }
@@ -182,11 +184,13 @@ def _print_report(report, executed, alert: str | None) -> None:
             f"{report.awaiting_approval:,} planned actions wait for a person ({why}): "
             "riskdesk outbox list --status awaiting_approval"
         )
-    in_progress = getattr(report, "in_progress", 0)
-    if in_progress:
+    if report.in_progress:
+        since = report.in_progress_since
         console.print(
-            f"{in_progress:,} actions are in progress by an executor (or left by one that "
-            "stopped): riskdesk outbox list --status in_progress"
+            f"{report.in_progress:,} actions are in progress by an executor"
+            + (f" (the oldest since {since:%Y-%m-%d %H:%M} UTC)" if since else "")
+            + "; one left by an executor that stopped is taken up again once its lease ends: "
+            "riskdesk outbox list --status in_progress"
         )
     if executed:
         console.print(

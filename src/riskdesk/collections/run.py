@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
@@ -36,6 +36,7 @@ from riskdesk.collections.writes import (
     record_policy,
     record_states,
 )
+from riskdesk.db.models import ActionStatus, OutboxAction
 from riskdesk.gcpause import gc_paused
 
 __all__ = [
@@ -63,6 +64,10 @@ class RunReport:
     awaiting_approval: int = 0  # of the rows planned, those that wait for a person
     by_stage: dict[str, int] = field(default_factory=dict)
     alert: str | None = None
+    # Actions an executor holds now, or left by one that stopped (recovered once its lease
+    # ends): a person sees them before wondering why a suspension has not happened.
+    in_progress: int = 0
+    in_progress_since: datetime | None = None
 
     @property
     def transitions(self) -> list[Decision]:
@@ -95,6 +100,7 @@ def run_collections(
         try:
             if not dry_run:
                 _serialise_runs(connection)
+            report.in_progress, report.in_progress_since = _in_progress(connection)
             decisions = evaluate(connection, policy, as_of, customer_ids)
             report.customers = len(decisions)
             changed = [d for d in decisions if d.changed]
@@ -210,3 +216,13 @@ def _serialise_runs(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": COLLECTIONS_LOCK})
     elif connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _in_progress(connection: Connection) -> tuple[int, datetime | None]:
+    """How many outbox actions are in progress, and the oldest claim among them."""
+    count, oldest = connection.execute(
+        select(func.count(), func.min(OutboxAction.claimed_at)).where(
+            OutboxAction.status == ActionStatus.IN_PROGRESS.value
+        )
+    ).one()
+    return int(count), oldest
