@@ -19,9 +19,12 @@ from sqlalchemy import func, select
 
 from outbox_fixtures import Clock, book, provider, sandbox, smtp
 from riskdesk import audit
+from riskdesk.app.bootstrap import bootstrap
+from riskdesk.app.outbox import ActionStatus, list_actions
 from riskdesk.book.payments import record_payment
 from riskdesk.collections.policy import load_policy, parse_policy
 from riskdesk.collections.run import run_collections
+from riskdesk.config import Settings
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
     AuditEvent,
@@ -151,6 +154,23 @@ def test_a_large_suspension_waits_for_approval(engine, book, provider, smtp):
     assert report.awaiting_approval == len(actions(engine, status="awaiting_approval")) == 2
     execute(engine, provider, smtp, date(2026, 3, 5))
     assert provider_status(provider, book) == "active"
+
+
+def test_a_currency_without_a_threshold_says_so_where_a_person_looks(engine, book):
+    """EUR has no approval threshold here (only GBP does): every EUR suspension waits, and the
+    run and the outbox say that, not "over the approval threshold"."""
+    policy = variant(approval_threshold="{GBP: 1000}")
+    report = collect(engine, policy, date(2026, 3, 5))
+    why = "no approval threshold is set for EUR, so every suspension"
+    assert report.approval_reason.startswith(why)
+    assert "over the approval threshold" not in report.approval_reason
+    url = engine.url.render_as_string(hide_password=False)
+    deps = bootstrap(Settings(database_url=url))
+    try:
+        rows = list_actions(deps, status=ActionStatus.AWAITING_APPROVAL)
+    finally:
+        deps.close()
+    assert rows and all(r.why.startswith(why) for r in rows)
 
 
 def test_dry_run_changes_nothing(engine, policy, book):

@@ -73,6 +73,8 @@ def _row(a: OutboxAction) -> ActionRow:
     in_progress = a.status == ActionStatus.IN_PROGRESS.value and a.claimed_at is not None
     expires = a.claimed_at + LEASE if in_progress and a.claimed_at else None
     why = a.last_error
+    if a.status == ActionStatus.AWAITING_APPROVAL.value and not why:
+        why = payload.get("approval_reason") or "waits for a person's approval"
     if in_progress and a.claimed_at is not None:
         why = f"claimed at {a.claimed_at:%Y-%m-%d %H:%M:%S} UTC by an executor" + (
             f"; earlier: {a.last_error}" if a.last_error else ""

@@ -127,6 +127,24 @@ def _newly_suspends(table: StageTable, decision: Decision) -> bool:
     return table.holds.get(decision.stage, (False, False))[1] and not before
 
 
+def approval_reason(policy: Policy, decision: Decision) -> str | None:
+    """Why a suspension of this customer waits for a person, in words; None: it does not."""
+    if not requires_approval(policy, decision):
+        return None
+    balance = decision.facts.get("open_balance")
+    currency = getattr(balance, "currency", None) or decision.facts.get("currency")
+    threshold = policy.approval_threshold_for(currency)
+    if threshold is None:
+        return (
+            f"no approval threshold is set for {currency}, so every suspension of a customer "
+            f"invoiced in {currency} waits for a person"
+        )
+    return (
+        f"the open balance of {amount_of(balance):,} {currency} is over the approval "
+        f"threshold of {threshold:,} {currency}"
+    )
+
+
 def requires_approval(policy: Policy, decision: Decision) -> bool:
     """Whether a suspension of this customer waits for a person.
 
@@ -209,6 +227,7 @@ def _actions_for(
     old_suspended = holds.get(d.previous_stage, (False, False))[1] if known else True
     new_suspended = holds.get(d.stage, (False, False))[1]
     approval = _newly_suspends(table, d) and requires_approval(policy, d)
+    why_approval = approval_reason(policy, d) if approval else None
 
     prefix = transition_key(version, d, number)
     base = {
@@ -220,6 +239,8 @@ def _actions_for(
         "as_of": d.as_of.isoformat(),
         "reason": d.reason,
     }
+    if why_approval is not None:
+        base["approval_reason"] = why_approval
     out: list[PlannedAction] = []
 
     def add(suffix: str | int, kind: str, extra: dict[str, Any]) -> None:

@@ -68,6 +68,7 @@ class RunReport:
     # ends): a person sees them before wondering why a suspension has not happened.
     in_progress: int = 0
     in_progress_since: datetime | None = None
+    approval_reason: str | None = None  # why the actions waiting for a person wait, in words
 
     @property
     def transitions(self) -> list[Decision]:
@@ -120,6 +121,7 @@ def run_collections(
                     report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
             rows = outbox_rows(connection, plan.actions)
             report.awaiting_approval = sum(r.status == AWAITING_APPROVAL for r in rows)
+            report.approval_reason = _approval_summary(plan)
             if dry_run:
                 transaction.rollback()
                 report.enqueued = len(rows)
@@ -226,3 +228,19 @@ def _in_progress(connection: Connection) -> tuple[int, datetime | None]:
         )
     ).one()
     return int(count), oldest
+
+
+def _approval_summary(plan: Plan) -> str | None:
+    """The reasons the planned actions wait for a person: a currency without a threshold
+    named as such, balances over a threshold counted (each action's payload has its own)."""
+    reasons: set[str] = {
+        str(a.payload["approval_reason"])
+        for a in plan.actions
+        if a.requires_approval and a.payload.get("approval_reason")
+    }
+    no_threshold = sorted(r for r in reasons if r.startswith("no approval threshold"))
+    over = {r for r in reasons if not r.startswith("no approval threshold")}
+    parts = [*no_threshold]
+    if over:
+        parts.append("open balances over the approval threshold of their currency")
+    return "; ".join(parts) or None
