@@ -29,7 +29,7 @@ demo: $(STAMP)
 	@echo "a person checks the facts behind the blast-radius alert and lets the run proceed:" >&2
 	RISKDESK_PROVIDER_SANDBOX_STATE=demo-sandbox.json RISKDESK_MAIL_DIR=demo-mail \
 		$(VENV)/bin/riskdesk --database-url sqlite:///$(DEMO_DB) collections run \
-		--max-suspensions 200 --by demo.operator
+		--max-suspensions 500 --by demo.operator
 	$(VENV)/bin/riskdesk --database-url sqlite:///$(DEMO_DB) cases list
 	@echo "notices written to demo-mail/ (a Maildir); the sandbox state is demo-sandbox.json" >&2
 
