@@ -22,6 +22,11 @@ SENTENCES = [
     "If you promise to pay by a date we agree, we take no further step while the promise stands",
     "If the date passes without payment, the steps resume.",
     "are not subject to these steps",
+    "A payment is applied to the invoices it names, and otherwise to your oldest open invoices "
+    "first.",
+    "pay part of it and you move back to the step your oldest invoice still overdue calls for",
+    "Subscriptions suspended for non-payment are restored within one business day of payment, "
+    "and you can place orders again; we confirm by e-mail which subscriptions are active again.",
 ]
 
 
@@ -60,6 +65,15 @@ def test_document_follows_the_policy():
     )
     assert "they are restored within two hours of payment" in doc
     assert "There is no grace period" in doc
+
+
+def test_the_document_promises_a_confirmation_only_when_the_policy_sends_one():
+    text = STANDARD.read_text().replace(
+        "reinstatement_notice: reinstated", "reinstatement_notice: null"
+    )
+    doc = _flat(render_policy_document(parse_policy(text, source="p.yaml")))
+    assert "you can place orders again." in doc
+    assert "we confirm by e-mail" not in doc
 
 
 def test_untranslated_conditions_are_shown_exactly():

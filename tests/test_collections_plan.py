@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from collections_builders import AS_OF, policy, row, standard
+from collections_builders import AS_OF, policy, policy_text, row, standard
 from riskdesk.collections.evaluate import decide, decide_many
 from riskdesk.collections.plan import (
     NOTIFY,
@@ -16,6 +16,7 @@ from riskdesk.collections.plan import (
     plan_transitions,
     transition_key,
 )
+from riskdesk.collections.policy import parse_policy
 from riskdesk.db.models import ActionKind
 
 
@@ -121,7 +122,18 @@ def test_leaving_suspended_plans_a_reactivate(std, facts, why):
     reactivate = [a for a in plan if a.kind == REACTIVATE]
     assert len(reactivate) == 1
     assert reactivate[0].payload["reason"] == "non_payment"
-    assert not any(a.kind == NOTIFY for a in plan)  # no reminder sent on the way down
+    # No reminder on the way down: only the policy's reinstatement notice, after the
+    # reactivation it confirms.
+    notices = [a for a in plan if a.kind == NOTIFY]
+    assert [n.payload["template"] for n in notices] == ["reinstated"]
+    assert notices[0].payload["announces"] == "reinstatement"
+    assert plan.actions.index(notices[0]) > plan.actions.index(reactivate[0])
+
+
+def test_a_policy_without_a_reinstatement_notice_sends_none():
+    quiet = parse_policy(policy_text(reinstatement_notice="null"))
+    plan = plan_transitions(quiet, [decide(quiet, row(days=0), "suspended", as_of=AS_OF)])
+    assert kinds(plan) == [(REACTIVATE, None)]
 
 
 def test_leaving_final_notice_for_reminder_plans_nothing(std):

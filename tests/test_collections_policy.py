@@ -122,6 +122,17 @@ def test_a_yaml_syntax_error_names_the_line(tmp_path):
     assert _line_of(text, "exempt_tags") <= problem.line <= _line_of(text, "grace_days") + 1
 
 
+def test_an_unknown_reinstatement_notice_is_refused_naming_the_line(tmp_path):
+    text = policy_text(reinstatement_notice="welcome_back")
+    error = _refused(tmp_path, text)
+    (problem,) = error.problems
+    assert (problem.line, problem.field) == (
+        _line_of(text, "reinstatement_notice:"),
+        "reinstatement_notice",
+    )
+    assert "unknown template 'welcome_back'" in problem.message
+
+
 def test_unknown_keys_wrong_types_duplicates_unknown_actions_all_at_once(tmp_path):
     text = (
         policy_text(grace_days="three")

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from riskdesk.actions.outbox import decision_facts
-from riskdesk.book.detail import customer_detail
+from riskdesk.book.open_invoices import invoice_balances
 from riskdesk.cases.store import open_case
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import (
@@ -35,8 +35,9 @@ from riskdesk.db.models import (
     SuspensionReason,
 )
 from riskdesk.errors import ConflictError, InvalidInputError
+from riskdesk.notify.content import NoticeContent, content_from_payload, invoices_for_notice
 from riskdesk.notify.mail import Mailer
-from riskdesk.notify.templates import NoticeInvoice, build_message, render_notice, totals
+from riskdesk.notify.templates import build_message, render_content, totals
 from riskdesk.notify.webhook import WebhookSender
 from riskdesk.providers.base import Provider
 
@@ -288,6 +289,8 @@ def _as_of(action: OutboxAction, now: datetime) -> date:
 
 
 def notify_email(ctx: Context, action: OutboxAction) -> Effect:
+    """Render and send the notice its payload holds (`payload["notice"]`, decided when it was
+    planned); an action planned before notices kept their content reads the book instead."""
     payload = action.payload
     template = payload.get("template")
     if not template:
@@ -297,26 +300,31 @@ def notify_email(ctx: Context, action: OutboxAction) -> Effect:
         customer = session.get(Customer, action.customer_id)
         assert customer is not None
         to = payload.get("to") or customer.billing_email
-        detail = customer_detail(session, str(customer.id), as_of)
+        kept = payload.get("notice")
+        if kept is None:
+            open_invoices = invoice_balances(session, [customer.id], as_of).get(customer.id, [])
+            content = NoticeContent(
+                invoices_for_notice(open_invoices, announces=payload.get("announces")), []
+            )
+        else:
+            content = content_from_payload(kept)
     if not to:
         raise ActionPayloadError(
             f"customer {action.customer_id} ({customer.name}) has no billing e-mail address"
         )
-    invoices = [
-        NoticeInvoice(i.number, i.issued_on, i.due_on, i.open_amount, i.days_past_due, i.disputed)
-        for i in detail.open_invoices
-    ]
-    notice = render_notice(
+    invoices = content.invoices
+    notice = render_content(
         template,
+        content,
         customer_name=customer.name,
         stage=payload.get("stage"),
-        invoices=invoices,
         as_of=as_of,
         extra={
             k: payload[k]
             for k in ("company", "pay_url", "contact_email", "next_step_on", "reference")
             if k in payload
         },
+        confirms_reinstatement=bool(payload.get("confirms_reinstatement")),
     )
     mid = message_id(action.idempotency_key, ctx.mail_domain)
     message = build_message(notice, to=to, sender=ctx.mailer.sender, message_id=mid)
@@ -332,6 +340,8 @@ def notify_email(ctx: Context, action: OutboxAction) -> Effect:
         "invoices": [i.number for i in invoices],
         "totals": [str(t) for t in totals(invoices)],
     }
+    if content.subscriptions:
+        result["subscriptions"] = [s.provider_subscription_id for s in content.subscriptions]
     if resent:
         result["resent_after_uncertain_attempt"] = True
     return Effect(result=result)

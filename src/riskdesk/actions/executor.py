@@ -60,6 +60,7 @@ from sqlalchemy import Engine, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
+from riskdesk.actions.awaiting import waiting_for
 from riskdesk.actions.effects import ActionBusyError, Context, Effect, message_id
 from riskdesk.actions.outbox import audit_action, decision_facts
 from riskdesk.actions.registry import Registry
@@ -90,7 +91,7 @@ class Outcome:
     action_id: int
     kind: str
     # done | retry | failed | held (e-mail delivery uncertain: awaiting a person)
-    # | lost (someone else recorded it first)
+    # | deferred (waits for an action not yet done) | lost (someone else recorded it first)
     status: str
     detail: str = ""
 
@@ -270,7 +271,10 @@ class Executor:
         )
         try:
             kind = self.registry.get(action.kind)
-            effect = self._skipped_if_stale(action) or kind.effect(context, action)
+            stale = self._skipped_if_stale(action)
+            if stale is None and self._awaits(action):
+                return self._record_deferred(action, attempt)
+            effect = stale or kind.effect(context, action)
         except _LostClaim:
             return Outcome(action_id, action.kind, "lost", "claim taken over before the effect")
         except UncertainMailError as exc:  # before TRANSIENT: the server may have the message
@@ -288,6 +292,29 @@ class Executor:
         with session_scope(self.engine) as session:
             why = self.registry.stale_reason(session, action)
         return None if why is None else Effect(result={"skipped": why})
+
+    def _awaits(self, action: OutboxAction) -> bool:
+        """Whether an action it waits for (`payload["after"]`) is not done yet; raises
+        AwaitedActionFailed (permanent) when one never will be."""
+        keys = (action.payload or {}).get("after") or ()
+        if not keys:
+            return False
+        with session_scope(self.engine) as session:
+            return waiting_for(session, keys) is not None
+
+    def _record_deferred(self, snapshot: OutboxAction, attempt: int) -> Outcome:
+        """Back to pending, the attempt not counted: it was never tried."""
+        with session_scope(self.engine) as session:
+            action = self._mine(session, snapshot.id, attempt)
+            if action is None:
+                return Outcome(snapshot.id, snapshot.kind, "lost", "recorded by another run")
+            moment = self.now()
+            action.status = ActionStatus.PENDING.value
+            action.attempts = attempt - 1
+            action.claimed_at = None
+            action.next_attempt_at = moment + self.backoff_base
+            action.updated_at = moment
+        return Outcome(snapshot.id, snapshot.kind, "deferred", "waits for an earlier action")
 
     def _audit(self, session: Session, action: OutboxAction, what: str, **data: Any) -> None:
         payload = action.payload or {}

@@ -10,24 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from riskdesk.book.customers import find_customer
 from riskdesk.book.facts import CustomerFacts, customer_facts
+from riskdesk.book.open_invoices import OpenInvoice, invoice_balances
 from riskdesk.db.models import (
     ActionKind,
     ActionStatus,
     CollectionState,
     Customer,
-    Invoice,
     OutboxAction,
-    PaymentAllocation,
     PromiseStatus,
     PromiseToPay,
     Subscription,
 )
-from riskdesk.money import Money, micros_to_decimal
+from riskdesk.money import Money
 
 #: At most this many notices (the latest) are listed; `notices_sent` says how many in all.
 NOTICES_SHOWN = 20
@@ -58,17 +57,6 @@ class SubscriptionView:
     quantity: int
     provider_status: str
     suspension_reasons: list[str]
-
-
-@dataclass(frozen=True)
-class OpenInvoice:
-    number: str
-    issued_on: date
-    due_on: date
-    total: Money
-    open_amount: Money
-    days_past_due: int
-    disputed: bool
 
 
 @dataclass(frozen=True)
@@ -175,52 +163,22 @@ def customer_detail(session: Session, ref: str, as_of: date) -> CustomerDetail:
         .options(selectinload(Subscription.suspension_reasons))
         .order_by(Subscription.id)
     ).all()
-    paid = (
-        select(
-            PaymentAllocation.invoice_id,
-            type_coerce(func.sum(PaymentAllocation.amount), BigInteger).label("paid_micros"),
-        )
-        .where(
-            PaymentAllocation.applied_on <= as_of,
-            PaymentAllocation.invoice_id.in_(
-                select(Invoice.id).where(Invoice.customer_id == customer.id)
-            ),
-        )
-        .group_by(PaymentAllocation.invoice_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Invoice, paid.c.paid_micros)
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id == customer.id, Invoice.issued_on <= as_of)
-        .order_by(Invoice.due_on, Invoice.id)
-    ).all()
+    invoices = invoice_balances(session, [customer.id], as_of, with_settled_disputes=True)
     open_invoices = []
     disputes = []
-    for invoice, paid_micros in rows:
-        open_amount = invoice.total - micros_to_decimal(paid_micros or 0)
+    for invoice in invoices.get(customer.id, ()):
         if invoice.disputed:
             disputes.append(
                 Dispute(
                     number=invoice.number,
                     issued_on=invoice.issued_on,
                     due_on=invoice.due_on,
-                    total=invoice.total_money,
-                    open_amount=Money(max(open_amount, 0), invoice.currency),
+                    total=invoice.total,
+                    open_amount=invoice.open_amount,
                 )
             )
-        if open_amount > 0:
-            open_invoices.append(
-                OpenInvoice(
-                    number=invoice.number,
-                    issued_on=invoice.issued_on,
-                    due_on=invoice.due_on,
-                    total=invoice.total_money,
-                    open_amount=Money(open_amount, invoice.currency),
-                    days_past_due=max(0, (as_of - invoice.due_on).days),
-                    disputed=invoice.disputed,
-                )
-            )
+        if invoice.open_amount.amount > 0:
+            open_invoices.append(invoice)
     by_id = {s.id: s for s in subscriptions}
     notices, notices_sent = _notices(session, customer.id, as_of)
     return CustomerDetail(

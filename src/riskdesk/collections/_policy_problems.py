@@ -249,6 +249,16 @@ def _template_problems(
                             stage=_stage_name(tree, loc),
                         )
                     )
+    name = tree.get("reinstatement_notice") if isinstance(tree, dict) else None
+    if isinstance(name, str) and name not in known:
+        problems.append(
+            PolicyProblem(
+                file,
+                line_of(tree, ("reinstatement_notice",)),
+                "reinstatement_notice",
+                f"unknown template {name!r} (known: {', '.join(sorted(known))})",
+            )
+        )
     return problems
 
 

@@ -240,6 +240,7 @@ def document_context(policy: Policy) -> dict[str, Any]:
         "grace_example": _grace_example(policy),
         "exempt_tags": list(policy.exempt_tags),
         "reinstatement": policy.reinstatement,
+        "reinstatement_notice": bool(policy.reinstatement_notice),
         "suspension_stage": first_suspending.title if first_suspending else None,
         "promise_lifts_suspension": policy.promise_lifts_suspension and bool(first_suspending),
         "facts": published_facts(),

@@ -8,10 +8,11 @@ each decision whose stage differs from the customer's previous stage:
   and, when it was not suspended before, the notice of the skipped stage that suspends (a
   customer going straight from good standing to write-off review is told it is suspended,
   and is, for every scope the stages below hold);
-- moving to a less severe stage (or none: paid, disputed, promise made, exempted) sends no new
-  notices; it lifts what the new stage no longer holds: `reactivate` with reason
-  `non_payment` when the suspension is lifted (the executor reactivates a subscription only
-  when no other suspension reason remains).
+- moving to a less severe stage (or none: paid, disputed, promise made, exempted) lifts what
+  the new stage no longer holds: `reactivate` with reason `non_payment` when the suspension
+  is lifted (the executor reactivates a subscription only when no other suspension reason
+  remains), followed by the policy's `reinstatement_notice`, which confirms what was given
+  back; it sends no other notice.
 
 Restrictions accumulate: a stage holds the order block and suspensions of every stage below
 it (see `Policy.holds`). Blocking new orders is not an outbox action: it has no effect outside
@@ -59,6 +60,10 @@ OPEN_CASE = "open_review_case"
 WEBHOOK = "webhook"
 
 NON_PAYMENT = "non_payment"
+
+#: `payload["announces"]` of the notice confirming a reinstatement (as `riskdesk.notify`
+#: spells it; deciders do not import notify).
+REINSTATEMENT = "reinstatement"
 
 #: `payload["origin"]` of every action collections plans: its staleness rule judges only these.
 ORIGIN = "collections"
@@ -255,6 +260,10 @@ def _actions_for(
             )
         )
 
+    def notice(template: str) -> dict[str, Any]:
+        # Whether the customer will be told when access is restored (the notice may say so).
+        return {"template": template, "confirms_reinstatement": bool(policy.reinstatement_notice)}
+
     if new_level > old_level or not known:
         # Restrictions of skipped stages not already in force, before the stage's own.
         stage = d.stage
@@ -280,12 +289,12 @@ def _actions_for(
                 for name in _skipped_suspending_stages(table, old_level, new_level):
                     for i, kind, action in table.actions[name]:
                         if kind == NotifyAction.kind:
-                            add(f"hold-notify-{name}-{i}", NOTIFY, {"template": action.notify})
+                            add(f"hold-notify-{name}-{i}", NOTIFY, notice(action.notify))
             for i, action in enumerate(held):
                 add(f"hold-suspend-{i}", SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
         for i, kind, action in table.actions[stage] if stage is not None else ():
             if kind == NotifyAction.kind:
-                add(i, NOTIFY, {"template": action.notify})
+                add(i, NOTIFY, notice(action.notify))
             elif kind == SuspendAction.kind:
                 add(i, SUSPEND, {"reason": NON_PAYMENT, "scope": action.scope})
             elif kind == OpenCaseAction.kind:
@@ -293,8 +302,10 @@ def _actions_for(
             elif kind == WebhookAction.kind:
                 add(i, WEBHOOK, {"url": action.webhook})
 
+    lifts = False
     if old_suspended and not new_suspended:
         add("reactivate", REACTIVATE, {"reason": NON_PAYMENT})
+        lifts = True
     elif old_suspended and new_suspended and new_level < old_level and known:
         # Still suspended, by fewer stages: lift what the lower stage no longer suspends.
         keep = [a.scope for a in table.suspend_actions.get(d.stage, ())]
@@ -306,4 +317,17 @@ def _actions_for(
             add(
                 f"reactivate-{j}", REACTIVATE, {"reason": NON_PAYMENT, "scope": scope, "keep": keep}
             )
+            lifts = True
+    if lifts and policy.reinstatement_notice:
+        # After the reactivations: the writer makes it wait for them, and lists only what
+        # they give back (nothing given back, no notice).
+        add(
+            "reinstated",
+            NOTIFY,
+            {
+                "template": policy.reinstatement_notice,
+                "announces": REINSTATEMENT,
+                "still_suspended": new_suspended,
+            },
+        )
     return out

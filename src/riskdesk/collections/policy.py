@@ -12,6 +12,7 @@ least to most severe; each stage has a CEL condition over the documented facts
     max_suspensions_per_run: 50
     approval_threshold: 50000         # or per currency: {EUR: 50000, JPY: 8000000, "*": ...}
     reinstatement: within one business day of payment
+    reinstatement_notice: reinstated  # the default; null: no notice when access is restored
     stages:
       - name: reminder
         title: Payment reminder
@@ -274,6 +275,8 @@ class PolicySpec(_Strict):
     max_suspensions_per_run: StrictInt = Field(ge=0)
     approval_threshold: Decimal | dict[str, Decimal]
     reinstatement: StrictStr
+    #: The notice that confirms access was restored (None: the customer is not told).
+    reinstatement_notice: StrictStr | None = "reinstated"
     promise_lifts_suspension: StrictBool = True
     stages: list[Stage] = Field(min_length=1)
 

@@ -25,6 +25,7 @@ from riskdesk import audit
 from riskdesk.actions.outbox import OutboxRow, enqueue_many
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.facts import jsonable
+from riskdesk.collections.notices import with_notice_content
 from riskdesk.collections.plan import Plan, plan_transitions, transition_key
 from riskdesk.collections.policy import Policy
 from riskdesk.collections.preview import PreviewEvent, preview
@@ -119,7 +120,7 @@ def run_collections(
                 stage = d.previous_stage if id(d) in withheld else d.stage
                 if stage is not None:
                     report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
-            rows = outbox_rows(connection, plan.actions)
+            rows = with_notice_content(connection, outbox_rows(connection, plan.actions))
             report.awaiting_approval = sum(r.status == AWAITING_APPROVAL for r in rows)
             report.approval_reason = _approval_summary(plan)
             if dry_run:

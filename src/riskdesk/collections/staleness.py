@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from riskdesk.collections.plan import ORIGIN
+from riskdesk.collections.plan import ORIGIN, REINSTATEMENT
 from riskdesk.db.models import ActionKind, CollectionState, OutboxAction
 
 
@@ -39,7 +39,8 @@ def superseded(
     scope). A notice is stale once the customer is below its stage with nothing suspended, and
     kept on escalation: the suspensions it announces may still be waiting for approval.
     Without them (the executor) a notice is stale only once the customer is in good standing,
-    and a suspension once no stage holds the customer suspended. States
+    and a suspension once no stage holds the customer suspended. A reinstatement notice is
+    stale, like a reactivation, once the customer is held for non-payment again. States
     recorded before transitions were keyed (`transition_key` None) never make an action stale.
     """
     if (payload or {}).get("origin") != ORIGIN:
@@ -48,6 +49,11 @@ def superseded(
     if not transition or transition_key is None or transition == transition_key:
         return None  # not a collections action, an older state, or the current transition
     later = f"superseded by {transition_key} (stage {stage or 'none'})"
+    if kind == ActionKind.NOTIFY_EMAIL and (payload or {}).get("announces") == REINSTATEMENT:
+        # It confirms access restored: wrong once the customer is held for non-payment again.
+        if subscriptions_suspended and (scope_held is None or scope_held):
+            return f"{later}: held for non-payment again"
+        return None
     if kind == ActionKind.NOTIFY_EMAIL:
         # Stale once the customer is below the notice's stage and nothing it may announce
         # (a suspension) still holds; the executor, without severities, waits for good standing.

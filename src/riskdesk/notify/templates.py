@@ -20,18 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
 
 from riskdesk.errors import ConfigError
 from riskdesk.money import Money
+from riskdesk.notify.content import NoticeContent, NoticeInvoice, NoticeSubscription
 
 NOTICES = ("reminder", "final_notice", "suspended", "reinstated")
-
-
-@dataclass(frozen=True)
-class NoticeInvoice:
-    number: str
-    issued_on: date
-    due_on: date
-    open_amount: Money
-    days_past_due: int
-    disputed: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,8 +63,15 @@ def render_notice(
     invoices: list[NoticeInvoice],
     as_of: date,
     extra: Mapping[str, Any] | None = None,
+    subscriptions: list[NoticeSubscription] | None = None,
+    all_subscriptions: bool = False,
+    still_suspended: bool = False,
+    confirms_reinstatement: bool = False,
 ) -> RenderedNotice:
     """Subject, text and HTML of notice `template` for one customer.
+
+    `subscriptions`: what a suspension or reinstatement notice announces (`all_subscriptions`:
+    every live one); `confirms_reinstatement`: the policy confirms a reinstatement by e-mail.
 
     `extra` may carry: ``company`` (the reseller's name), ``pay_url``, ``contact_email``,
     ``next_step_on`` (the date the next stage applies), ``reference``.
@@ -96,6 +94,10 @@ def render_notice(
         "totals": totals(invoices),
         "as_of": as_of,
         "next_step_on": next_step_on,
+        "subscriptions": list(subscriptions or ()),
+        "all_subscriptions": all_subscriptions,
+        "still_suspended": still_suspended,
+        "confirms_reinstatement": confirms_reinstatement,
     }
     env = environment()
     try:
@@ -106,6 +108,31 @@ def render_notice(
     except TemplateNotFound as exc:  # a broken installation, not a user error
         raise ConfigError(f"notice template file {exc.name} is missing") from exc
     return RenderedNotice(subject=" ".join(parts[0].split()), text=parts[1], html=parts[2])
+
+
+def render_content(
+    template: str,
+    content: NoticeContent,
+    *,
+    customer_name: str,
+    stage: str | None,
+    as_of: date,
+    extra: Mapping[str, Any] | None = None,
+    confirms_reinstatement: bool = False,
+) -> RenderedNotice:
+    """`render_notice` of a notice's kept content (see `riskdesk.notify.content`)."""
+    return render_notice(
+        template,
+        customer_name=customer_name,
+        stage=stage,
+        invoices=content.invoices,
+        as_of=as_of,
+        extra=extra,
+        subscriptions=content.subscriptions,
+        all_subscriptions=content.all_subscriptions,
+        still_suspended=content.still_suspended,
+        confirms_reinstatement=confirms_reinstatement,
+    )
 
 
 def build_message(notice: RenderedNotice, *, to: str, sender: str, message_id: str) -> EmailMessage:
