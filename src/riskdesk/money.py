@@ -252,10 +252,6 @@ class Money:
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
 
-    @classmethod
-    def from_micros(cls, micros: int, currency: str) -> Money:
-        return cls(micros_to_decimal(micros), currency)
-
     @property
     def micros(self) -> int:
         return decimal_to_micros(self.amount)

@@ -17,11 +17,11 @@ open while the provider, the SMTP server or a webhook is called):
    only applies if the row is still ours (``in_progress`` with the attempt count we claimed),
    so a slow executor whose lease was taken over cannot overwrite the newer outcome.
 
-Crash safety. A row left ``in_progress`` longer than the lease (default 5 minutes; or any age
-with ``recover_stale(older_than=timedelta(0))`` when you know no executor is running) goes
-back to ``pending`` and is tried again: provider effects are repeated harmlessly. Nothing is
-lost (the row is there until it is done, failed or cancelled) and nothing is doubled (the
-suspension reason is a unique row; the provider PATCH sets a status it may already have).
+Crash safety. A row left ``in_progress`` longer than the lease (default 5 minutes) goes back
+to ``pending`` at the start of the next ``run_once`` and is tried again: provider effects are
+repeated harmlessly. Nothing is lost (the row is there until it is done, failed or
+cancelled) and nothing is doubled (the suspension reason is a unique row; the provider PATCH
+sets a status it may already have).
 
 E-mail is the one effect that cannot be repeated harmlessly. Guarantee:
 
@@ -173,15 +173,6 @@ class Executor:
             if outcome.status == "held":
                 report.held += 1
         return report
-
-    def recover_stale(self, older_than: timedelta | None = None) -> int:
-        """Put actions left ``in_progress`` longer than `older_than` (default: the lease) back.
-
-        Returns how many were recovered (requeued, held as uncertain, or failed for having
-        used up their attempts).
-        """
-        recovered, held = self._recover(self.lease if older_than is None else older_than)
-        return recovered + held
 
     # ------------------------------------------------------------------ steps
 

@@ -63,10 +63,6 @@ def parse_dates(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return values, ~ok
 
 
-def iso_strings(days: np.ndarray) -> list[str]:
-    return np.datetime_as_string(days, unit="D").tolist()
-
-
 def parse_quantity(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(float64 values, bad mask): a finite decimal number, exponent allowed."""
     text = pc.utf8_trim_whitespace(pc.fill_null(array, ""))

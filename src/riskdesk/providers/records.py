@@ -273,6 +273,15 @@ class DailyRatedUsageLineItem(WireModel):
     attributes: ResourceAttributes | None = None
 
 
+class InvoiceDetail(WireModel):
+    """One kind of line an invoice has (``invoiceDetails``), with the link to read them."""
+
+    invoice_line_item_type: str | None = None
+    billing_provider: str | None = None
+    links: Links | None = None
+    attributes: ResourceAttributes | None = None
+
+
 class InvoiceSummary(WireModel):
     """A partner invoice (`GET /v1/invoices`, page `get-invoices`): billed usage is read per one."""
 
@@ -282,6 +291,8 @@ class InvoiceSummary(WireModel):
     document_type: str | None = None
     currency_code: str | None = None
     total_charges: WireDecimal | None = None
+    paid_amount: WireDecimal | None = None
+    invoice_details: list[InvoiceDetail] = Field(default_factory=list)
     attributes: ResourceAttributes | None = None
 
 

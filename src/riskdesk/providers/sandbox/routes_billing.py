@@ -8,34 +8,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from riskdesk.providers.records import Link, Links, ResourceAttributes, WireModel
+from riskdesk.providers.records import (
+    InvoiceDetail,
+    InvoiceSummary,
+    Link,
+    Links,
+    ResourceAttributes,
+)
 from riskdesk.providers.sandbox import inputs
 from riskdesk.providers.sandbox.state import Invoice, SandboxState
 from riskdesk.providers.sandbox.wire import ApiError, Codes, wire
-
-
-class InvoiceDetail(WireModel):
-    invoice_line_item_type: str
-    billing_provider: str
-    links: Links | None = None
-    attributes: ResourceAttributes | None = None
-
-
-class InvoiceSummary(WireModel):
-    """An invoice as `GET /v1/invoices` lists it (page ``get-a-collection-of-invoices``).
-
-    Not (yet) in `records.py`: the client does not list invoices today.
-    """
-
-    id: str
-    invoice_date: datetime
-    invoice_type: str | None = None
-    document_type: str | None = None
-    currency_code: str
-    total_charges: Decimal
-    paid_amount: Decimal | None = None
-    invoice_details: list[InvoiceDetail] = []
-    attributes: ResourceAttributes | None = None
 
 
 def invoice_wire(invoice: Invoice) -> dict[str, Any]:
