@@ -56,7 +56,9 @@ CUSTOMER_FIELDS = [
 ]
 
 
-def import_customers(session: Session, path: Path, label: str, skip_bad_rows: bool):
+def import_customers(
+    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+) -> SmallOutcome:
     header, records = read_records(path, CUSTOMER_FIELDS, label)
     check = Checker(header, CUSTOMER_FIELDS)
     known = customers_by_key(session)
@@ -126,7 +128,9 @@ PAYMENT_FIELDS = [
 ]
 
 
-def import_payments(session: Session, path: Path, label: str, skip_bad_rows: bool):
+def import_payments(
+    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+) -> SmallOutcome:
     header, records = read_records(path, PAYMENT_FIELDS, label)
     check = Checker(header, PAYMENT_FIELDS)
     customers = customers_by_key(session)

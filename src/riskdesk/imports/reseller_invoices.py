@@ -36,7 +36,9 @@ INVOICE_FIELDS = [
 _INVOICE_HEAD = ("customer", "issued_on", "due_on", "period_start", "period_end", "currency")
 
 
-def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: bool):
+def import_invoices(
+    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+) -> SmallOutcome:
     header, records = read_records(path, INVOICE_FIELDS, label)
     check = Checker(header, INVOICE_FIELDS)
     customers = customers_by_key(session)

@@ -38,6 +38,7 @@ class SmallOutcome:
     rows_read: int = 0
     rows_inserted: int = 0
     rows_duplicate: int = 0
+    rows_updated: int = 0  # already in the book, changed by the file (subscriptions)
     errors: list[RowError] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (raw, message)
     customer_ids: set[int] = field(default_factory=set)

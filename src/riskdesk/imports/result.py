@@ -15,6 +15,7 @@ class ImportResult:
     rows_read: int = 0
     rows_inserted: int = 0
     rows_duplicate: int = 0  # already in the book (or, for invoices, lines of a known invoice)
+    rows_updated: int = 0  # already in the book and changed by the file (subscriptions)
     rows_rejected: int = 0
     reject_path: Path | None = None
     errors: list[RowError] = field(default_factory=list)
