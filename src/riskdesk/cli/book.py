@@ -224,6 +224,8 @@ def import_(
         f"{updated}{result.rows_duplicate:,} already in the book, "
         f"{result.rows_rejected:,} rejected"
     )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if result.rows_rejected:
         console.print(f"rejected rows written to {result.reject_path}")
 

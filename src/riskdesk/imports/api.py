@@ -167,6 +167,7 @@ def import_into(
         result.rows_duplicate = out.rows_duplicate
         result.rows_updated = getattr(out, "rows_updated", 0)
         result.errors = out.errors
+        result.notes.extend(getattr(out, "notes", []))
         if result.rows_rejected and not skip_bad_rows:
             raise ImportFileError(
                 out.errors,

@@ -23,6 +23,7 @@ from riskdesk.imports.headers import Field, normalise, resolve
 from riskdesk.money import CURRENCIES, decimal_to_micros, finer_than_currency, to_decimal
 
 _MAX_MICROS = 2**63 - 1
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 @dataclass
@@ -42,6 +43,7 @@ class SmallOutcome:
     errors: list[RowError] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (raw, message)
     customer_ids: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Tap:
@@ -178,6 +180,18 @@ class Checker:
             )
             return None
         return v
+
+    def boolean(self, r: Record, name: str) -> bool | None:
+        """true/false, yes/no, 1/0 (any case); None when empty."""
+        v = self.text(r, name, limit=16)
+        if v is None:
+            return None
+        found = _BOOLEANS.get(v.lower())
+        if found is None:
+            r.problems.append(
+                (self.label(name), f"not true or false: {v!r} (expected true/false, yes/no, 1/0)")
+            )
+        return found
 
     def integer(self, r: Record, name: str, *, minimum: int = 0) -> int | None:
         v = self.text(r, name)
