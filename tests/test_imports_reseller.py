@@ -481,3 +481,51 @@ def test_bad_disputed_values_are_named_by_line_and_column(engine, tmp_path):
     assert "not true or false: 'y'" in errors[(5, "disputed")]
     assert "nothing is owed, so nothing to dispute" in errors[(6, "disputed")]
     assert count(engine, Invoice) == 0 and count(engine, InvoiceDispute) == 0
+
+
+IGNORED_CASES = {
+    "customers": (["Provider-Customer-ID", "Name", "currency"], ["c-new", "Northwind", "GBP"]),
+    "subscriptions": (
+        ["subscription_id", "customer", "offer"],
+        ["3d4e5f60-0000-4000-8000-000000000009", T1, "CFQ7TTC0LF8Q:0001"],
+    ),
+    "invoices": (
+        ["number", "customer", "issued_on", "due_on", "currency", "description", "amount"],
+        ["INV-9", T1, "2026-01-01", "2026-01-15", "EUR", "E3", "10.00"],
+    ),
+    "payments": (
+        ["payment_reference", "Customer_ID", "received_on", "currency", "amount"],
+        ["P-9", T1, "2026-02-10", "EUR", "10.00"],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(IGNORED_CASES))
+def test_every_reseller_import_names_the_columns_it_ignored(engine, tmp_path, kind):
+    """A misspelt header (`amout`) is not read: the result names it instead of dropping it
+    silently; columns read under an alias are not named."""
+    load_customers(engine, tmp_path)
+    header, row = IGNORED_CASES[kind]
+    path = write(
+        tmp_path / f"{kind}.csv", [*header, "PO number", "notes", ""], [[*row, "", "", ""]]
+    )
+    result = import_file(engine, kind, path)
+    assert result.rows_inserted == 1
+    assert result.ignored_columns == ["PO number", "notes", f"column {len(header) + 3} (no name)"]
+    url = engine.url.render_as_string(hide_password=False)
+    again = CliRunner().invoke(app, ["--database-url", url, "import", kind, str(path), "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["ignored_columns"] == result.ignored_columns
+    shown = CliRunner().invoke(app, ["--database-url", url, "import", kind, str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"ignored column(s), not part of the {kind} format: PO number, notes, "
+        f"column {len(header) + 3} (no name)" in shown.output
+    )
+
+
+def test_a_file_with_only_known_columns_names_none(engine, tmp_path):
+    load_customers(engine, tmp_path)
+    path = write(tmp_path / "i.csv", INVOICE_HEADER, invoice_lines())
+    result = import_file(engine, "invoices", path)
+    assert result.ignored_columns == []

@@ -224,6 +224,14 @@ def import_(
         f"{updated}{result.rows_duplicate:,} already in the book, "
         f"{result.rows_rejected:,} rejected"
     )
+    if result.ignored_columns:
+        console.print(
+            f"ignored column(s), not part of the {result.kind} format: "
+            + ", ".join(result.ignored_columns),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     for note in result.notes:
         console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if result.rows_rejected:

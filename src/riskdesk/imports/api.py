@@ -168,6 +168,7 @@ def import_into(
         result.rows_updated = getattr(out, "rows_updated", 0)
         result.errors = out.errors
         result.notes.extend(getattr(out, "notes", []))
+        result.ignored_columns = list(getattr(out, "ignored_columns", []))
         if result.rows_rejected and not skip_bad_rows:
             raise ImportFileError(
                 out.errors,
@@ -211,6 +212,7 @@ def import_into(
                 "rows_duplicate": result.rows_duplicate,
                 "rows_updated": result.rows_updated,
                 "rows_rejected": result.rows_rejected,
+                "ignored_columns": result.ignored_columns,
                 "reject_path": str(result.reject_path) if result.reject_path else None,
             },
         )

@@ -62,7 +62,7 @@ def import_customers(
     header, records = read_records(path, CUSTOMER_FIELDS, label)
     check = Checker(header, CUSTOMER_FIELDS)
     known = customers_by_key(session)
-    out = SmallOutcome(rows_read=len(records))
+    out = SmallOutcome(rows_read=len(records), ignored_columns=check.ignored)
     seen: dict[str, int] = {}
     rows = []
     for r in records:
@@ -134,7 +134,7 @@ def import_payments(
     header, records = read_records(path, PAYMENT_FIELDS, label)
     check = Checker(header, PAYMENT_FIELDS)
     customers = customers_by_key(session)
-    out = SmallOutcome(rows_read=len(records))
+    out = SmallOutcome(rows_read=len(records), ignored_columns=check.ignored)
     named = {
         n.strip()
         for r in records

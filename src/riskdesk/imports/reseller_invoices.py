@@ -60,7 +60,7 @@ def import_invoices(
             select(Subscription.provider_subscription_id, Subscription.id, Subscription.customer_id)
         )
     }
-    out = SmallOutcome(rows_read=len(records))
+    out = SmallOutcome(rows_read=len(records), ignored_columns=check.ignored)
     invoices: dict[str, list[tuple[Record, dict]]] = {}
     first_line: dict[str, Record] = {}
     first_disputed: dict[str, bool] = {}

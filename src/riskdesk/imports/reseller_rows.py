@@ -44,6 +44,7 @@ class SmallOutcome:
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (raw, message)
     customer_ids: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)  # headers the format does not know
 
 
 class _Tap:
@@ -118,6 +119,14 @@ class Checker:
 
     def __init__(self, header: list[str], fields: list[Field]) -> None:
         by_norm = {normalise(h): h for h in header}
+        known = {normalise(s) for f in fields for s in f.spellings}
+        #: The file's columns that no field reads, as spelled in the header (a blank header
+        #: named by its position), so a result can say what was not imported.
+        self.ignored = [
+            h if h else f"column {i} (no name)"
+            for i, h in enumerate(header, start=1)
+            if normalise(h) not in known
+        ]
         self.labels = {}
         for f in fields:
             for s in f.spellings:

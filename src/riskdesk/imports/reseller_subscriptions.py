@@ -88,7 +88,7 @@ def import_subscriptions(
     customers = customers_by_key(session)
     currency_of = {cid: cur for cid, cur in customers.values()}
     book = {s.provider_subscription_id.lower(): s for s in session.scalars(select(Subscription))}
-    out = SmallOutcome(rows_read=len(records))
+    out = SmallOutcome(rows_read=len(records), ignored_columns=check.ignored)
     seen: dict[str, int] = {}
     new_rows: list[dict[str, Any]] = []
     updates: list[tuple[Subscription, dict[str, Any]]] = []

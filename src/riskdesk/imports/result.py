@@ -20,3 +20,5 @@ class ImportResult:
     reject_path: Path | None = None
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The reseller files' columns riskdesk does not read, as spelled in the header.
+    ignored_columns: list[str] = field(default_factory=list)
