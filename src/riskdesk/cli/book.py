@@ -196,9 +196,10 @@ def import_(
     """Import a Partner Center export or one of the reseller's own files.
 
     Kinds: [bold]pc-usage[/bold] (daily rated usage), [bold]pc-invoice[/bold] (billed invoice
-    reconciliation), and the reseller's own [bold]customers[/bold], [bold]invoices[/bold],
-    [bold]payments[/bold] ... (columns in the README). By default one bad row rejects the
-    whole file and nothing is written; re-importing a file adds nothing.
+    reconciliation), and the reseller's own [bold]customers[/bold],
+    [bold]subscriptions[/bold], [bold]invoices[/bold], [bold]payments[/bold] ... (columns in
+    the README). By default one bad row rejects the whole file and nothing is written;
+    re-importing a file adds nothing (subscriptions: a changed status or quantity updates).
 
     Example: [bold]riskdesk import pc-usage DailyRatedUsage_2026-11.csv --skip-bad-rows[/bold]
     """
@@ -217,10 +218,22 @@ def import_(
     if as_json:
         print_json(result)
         return
+    updated = f"{result.rows_updated:,} updated, " if result.rows_updated else ""
     console.print(
         f"{result.file}: {result.rows_read:,} rows read, {result.rows_inserted:,} imported, "
-        f"{result.rows_duplicate:,} already in the book, {result.rows_rejected:,} rejected"
+        f"{updated}{result.rows_duplicate:,} already in the book, "
+        f"{result.rows_rejected:,} rejected"
     )
+    if result.ignored_columns:
+        console.print(
+            f"ignored column(s), not part of the {result.kind} format: "
+            + ", ".join(result.ignored_columns),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if result.rows_rejected:
         console.print(f"rejected rows written to {result.reject_path}")
 

@@ -18,6 +18,8 @@ from riskdesk.imports.errors import ImportFileError, RowError
 from riskdesk.imports.headers import read_header, resolve
 from riskdesk.imports.pc_invoice import InvoiceSpec
 from riskdesk.imports.pc_usage import UsageSpec
+from riskdesk.imports.reseller_rows import SmallOutcome
+from riskdesk.imports.reseller_subscriptions import import_subscriptions
 from riskdesk.imports.result import ImportResult
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,7 @@ PROVIDER_KINDS: dict[str, Callable[[], bulkfile.Spec]] = {
 }
 RESELLER_KINDS = {
     "customers": reseller.import_customers,
+    "subscriptions": import_subscriptions,
     "invoices": reseller.import_invoices,
     "payments": reseller.import_payments,
 }
@@ -72,7 +75,8 @@ def import_file(
     block_size: int | None = None,
     batch_rows: int | None = None,
 ) -> ImportResult:
-    """Import `path` as `kind` (pc-usage, pc-invoice, customers, invoices, payments).
+    """Import `path` as `kind` (pc-usage, pc-invoice, customers, subscriptions, invoices,
+    payments).
 
     All or nothing by default: one bad row refuses the file (ImportFileError listing every bad
     row) and nothing is written. With `skip_bad_rows` the good rows land and the bad ones are
@@ -127,6 +131,7 @@ def import_into(
     result = ImportResult(kind=kind, file=label)
     started = datetime.now(UTC)
     session = Session(bind=connection)
+    out: bulkfile.Outcome | SmallOutcome
     try:
         if kind in PROVIDER_KINDS:
             spec = PROVIDER_KINDS[kind]()
@@ -149,7 +154,7 @@ def import_into(
             rejected_lines = out.bad_lines
             rejected_records: list[tuple[str, str]] = []
         else:
-            out = RESELLER_KINDS[kind](session, path, label, skip_bad_rows)
+            out = RESELLER_KINDS[kind](session, path, label, skip_bad_rows, actor=actor)
             sha256 = _sha256(path)
             result.rows_rejected = len(out.rejected)
             rejected_lines = {}
@@ -160,7 +165,10 @@ def import_into(
         result.rows_read = out.rows_read
         result.rows_inserted = out.rows_inserted
         result.rows_duplicate = out.rows_duplicate
+        result.rows_updated = getattr(out, "rows_updated", 0)
         result.errors = out.errors
+        result.notes.extend(getattr(out, "notes", []))
+        result.ignored_columns = list(getattr(out, "ignored_columns", []))
         if result.rows_rejected and not skip_bad_rows:
             raise ImportFileError(
                 out.errors,
@@ -202,7 +210,9 @@ def import_into(
                 "rows_read": result.rows_read,
                 "rows_inserted": result.rows_inserted,
                 "rows_duplicate": result.rows_duplicate,
+                "rows_updated": result.rows_updated,
                 "rows_rejected": result.rows_rejected,
+                "ignored_columns": result.ignored_columns,
                 "reject_path": str(result.reject_path) if result.reject_path else None,
             },
         )

@@ -56,11 +56,13 @@ CUSTOMER_FIELDS = [
 ]
 
 
-def import_customers(session: Session, path: Path, label: str, skip_bad_rows: bool):
+def import_customers(
+    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+) -> SmallOutcome:
     header, records = read_records(path, CUSTOMER_FIELDS, label)
     check = Checker(header, CUSTOMER_FIELDS)
     known = customers_by_key(session)
-    out = SmallOutcome(rows_read=len(records))
+    out = SmallOutcome(rows_read=len(records), ignored_columns=check.ignored)
     seen: dict[str, int] = {}
     rows = []
     for r in records:
@@ -126,11 +128,13 @@ PAYMENT_FIELDS = [
 ]
 
 
-def import_payments(session: Session, path: Path, label: str, skip_bad_rows: bool):
+def import_payments(
+    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+) -> SmallOutcome:
     header, records = read_records(path, PAYMENT_FIELDS, label)
     check = Checker(header, PAYMENT_FIELDS)
     customers = customers_by_key(session)
-    out = SmallOutcome(rows_read=len(records))
+    out = SmallOutcome(rows_read=len(records), ignored_columns=check.ignored)
     named = {
         n.strip()
         for r in records

@@ -1,14 +1,25 @@
-"""`invoices`: the reseller's invoices to its customers, one row per invoice line."""
+"""`invoices`: the reseller's invoices to its customers, one row per invoice line.
+
+An optional `disputed` column (true/false, yes/no, 1/0) marks an invoice the customer
+disputes. A new invoice so marked is recorded as `invoices dispute` records one
+(`riskdesk.book.disputes`): `invoices.disputed` set, an open `invoice_disputes` row naming
+the file and who imported it, and an `invoice.disputed` audit event, so the facts leave it
+out of what is overdue and it can be resolved as any dispute. An invoice already in the book
+is skipped whole, as always; when the file says otherwise about its dispute, a note says so
+(a known invoice's dispute is opened or resolved as a dispute, not by an import).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from riskdesk.db.models import Invoice, InvoiceLine, Subscription
+from riskdesk import audit
+from riskdesk.db.models import Invoice, InvoiceDispute, InvoiceLine, Subscription
 from riskdesk.imports.headers import Field
 from riskdesk.imports.reseller_rows import (
     Checker,
@@ -32,11 +43,14 @@ INVOICE_FIELDS = [
     Field("subscription", ("provider_subscription_id", "subscription_id")),
     Field("quantity"),
     Field("amount", required=True),
+    Field("disputed", ("in_dispute",)),
 ]
 _INVOICE_HEAD = ("customer", "issued_on", "due_on", "period_start", "period_end", "currency")
 
 
-def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: bool):
+def import_invoices(
+    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+) -> SmallOutcome:
     header, records = read_records(path, INVOICE_FIELDS, label)
     check = Checker(header, INVOICE_FIELDS)
     customers = customers_by_key(session)
@@ -46,9 +60,10 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
             select(Subscription.provider_subscription_id, Subscription.id, Subscription.customer_id)
         )
     }
-    out = SmallOutcome(rows_read=len(records))
+    out = SmallOutcome(rows_read=len(records), ignored_columns=check.ignored)
     invoices: dict[str, list[tuple[Record, dict]]] = {}
     first_line: dict[str, Record] = {}
+    first_disputed: dict[str, bool] = {}
     for r in records:
         if r.problems:
             number = r.values.get("invoice_number")
@@ -72,6 +87,9 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
         if quantity is not None and quantity < 0:
             r.problems.append((check.label("quantity"), f"negative quantity {quantity}"))
         amount = check.amount(r, "amount", required=True, currency=currency)
+        problems_before = len(r.problems)
+        disputed = check.boolean(r, "disputed")
+        disputed_ok = len(r.problems) == problems_before
         subscription_id = None
         sub = check.text(r, "subscription", limit=64)
         if sub is not None:
@@ -87,12 +105,23 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
         if number is None:
             continue
         head = first_line.setdefault(number, r)
-        if head is not r and not head.problems:
+        if head is r:
+            first_disputed[number] = bool(disputed)
+        elif not head.problems:
             for name in _INVOICE_HEAD:
                 if r.values.get(name, "") != head.values.get(name, ""):
                     r.problems.append(
                         (check.label(name), f"differs from line {head.line} of invoice {number}")
                     )
+            if disputed_ok and bool(disputed) != first_disputed[number]:
+                said = "disputed" if first_disputed[number] else "not disputed"
+                r.problems.append(
+                    (
+                        check.label("disputed"),
+                        f"differs from line {head.line} of invoice {number} ({said} there): "
+                        "an invoice is disputed as a whole",
+                    )
+                )
         invoices.setdefault(number, []).append(
             (
                 r,
@@ -108,15 +137,17 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
                     "subscription_id": subscription_id,
                     "quantity": Decimal(1) if quantity is None else quantity,
                     "amount": amount,
+                    "disputed": disputed,
                 },
             )
         )
-    existing: set[str] = set()
+    existing: dict[str, bool] = {}  # number -> disputed in the book
     numbers = list(invoices)
     for i in range(0, len(numbers), 500):
-        existing.update(
-            session.scalars(select(Invoice.number).where(Invoice.number.in_(numbers[i : i + 500])))
+        query = select(Invoice.number, Invoice.disputed).where(
+            Invoice.number.in_(numbers[i : i + 500])
         )
+        existing.update((number, disputed) for number, disputed in session.execute(query))
     new_invoices = []
     for number, lines in invoices.items():
         seen_no: dict[int, int] = {}
@@ -132,6 +163,16 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
                         )
                     )
                 seen_no.setdefault(v["line_no"], r.line)
+        head_values = lines[0][1]
+        if head_values.get("disputed") and not any(r.problems for r, _ in lines):
+            owed = sum((v["amount"] for _, v in lines), Decimal(0))
+            if owed <= 0:
+                lines[0][0].problems.append(
+                    (
+                        check.label("disputed"),
+                        f"invoice {number} totals {owed}: nothing is owed, so nothing to dispute",
+                    )
+                )
         bad = [r for r, _ in lines if r.problems]
         if bad:
             for r, _ in lines:
@@ -145,6 +186,15 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
             continue
         if number in existing:
             out.rows_duplicate += len(lines)
+            in_file = head_values.get("disputed")
+            if in_file is not None and in_file != existing[number]:
+                out.notes.append(
+                    f"invoice {number} is already in the book and was skipped: the file marks it "
+                    f"{'disputed' if in_file else 'not disputed'}, the book "
+                    f"{'has an open dispute' if existing[number] else 'has no open dispute'} "
+                    "(a known invoice's dispute is opened or resolved as a dispute, "
+                    "not by an import)"
+                )
             continue
         first = lines[0][1]
         invoice = Invoice(
@@ -156,6 +206,7 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
             period_end=first["period_end"],
             currency=first["currency"],
             total=sum((v["amount"] for _, v in lines), Decimal(0)),
+            disputed=bool(first["disputed"]),
             lines=[
                 InvoiceLine(
                     line_no=v["line_no"],
@@ -174,6 +225,43 @@ def import_invoices(session: Session, path: Path, label: str, skip_bad_rows: boo
     if new_invoices and (skip_bad_rows or not out.errors):
         session.add_all(new_invoices)
         session.flush()
+        _record_disputes(session, [i for i in new_invoices if i.disputed], label, actor)
     else:
         out.rows_inserted = 0
     return out
+
+
+def _record_disputes(session: Session, invoices: list[Invoice], label: str, actor: str) -> None:
+    """Open a dispute for each new invoice the file marks disputed, as `open_dispute` does."""
+    if not invoices:
+        return
+    now = datetime.now(UTC)
+    reason = f"marked disputed in the imported file {label}"
+    disputes = [
+        InvoiceDispute(
+            invoice_id=invoice.id,
+            customer_id=invoice.customer_id,
+            reason=reason,
+            opened_at=now,
+            opened_by=actor,
+        )
+        for invoice in invoices
+    ]
+    session.add_all(disputes)
+    session.flush()
+    for invoice, dispute in zip(invoices, disputes, strict=True):
+        audit.record(
+            session,
+            actor=actor,
+            action="invoice.disputed",
+            subject_type="customer",
+            subject_id=invoice.customer_id,
+            data={
+                "dispute_id": dispute.id,
+                "invoice": invoice.number,
+                "reason": reason,
+                "open_amount": str(invoice.total),
+                "currency": invoice.currency,
+            },
+            occurred_at=now,
+        )

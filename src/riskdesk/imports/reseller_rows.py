@@ -23,6 +23,7 @@ from riskdesk.imports.headers import Field, normalise, resolve
 from riskdesk.money import CURRENCIES, decimal_to_micros, finer_than_currency, to_decimal
 
 _MAX_MICROS = 2**63 - 1
+_BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
 @dataclass
@@ -38,9 +39,12 @@ class SmallOutcome:
     rows_read: int = 0
     rows_inserted: int = 0
     rows_duplicate: int = 0
+    rows_updated: int = 0  # already in the book, changed by the file (subscriptions)
     errors: list[RowError] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (raw, message)
     customer_ids: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)  # headers the format does not know
 
 
 class _Tap:
@@ -115,6 +119,14 @@ class Checker:
 
     def __init__(self, header: list[str], fields: list[Field]) -> None:
         by_norm = {normalise(h): h for h in header}
+        known = {normalise(s) for f in fields for s in f.spellings}
+        #: The file's columns that no field reads, as spelled in the header (a blank header
+        #: named by its position), so a result can say what was not imported.
+        self.ignored = [
+            h if h else f"column {i} (no name)"
+            for i, h in enumerate(header, start=1)
+            if normalise(h) not in known
+        ]
         self.labels = {}
         for f in fields:
             for s in f.spellings:
@@ -177,6 +189,18 @@ class Checker:
             )
             return None
         return v
+
+    def boolean(self, r: Record, name: str) -> bool | None:
+        """true/false, yes/no, 1/0 (any case); None when empty."""
+        v = self.text(r, name, limit=16)
+        if v is None:
+            return None
+        found = _BOOLEANS.get(v.lower())
+        if found is None:
+            r.problems.append(
+                (self.label(name), f"not true or false: {v!r} (expected true/false, yes/no, 1/0)")
+            )
+        return found
 
     def integer(self, r: Record, name: str, *, minimum: int = 0) -> int | None:
         v = self.text(r, name)
