@@ -173,8 +173,17 @@ def test_a_person_may_raise_the_limit_for_one_plan():
     assert plan_transitions(p, decisions).blast_radius_exceeded
     alert = plan_transitions(p, decisions).alert
     assert "a limit of 3" in alert and "--" not in alert  # the planner names no command
+    assert "(the policy's max_suspensions_per_run)" in alert
     raised = plan_transitions(p, decisions, max_suspensions=3)
     assert raised.alert is None and sum(a.kind == SUSPEND for a in raised) == 6
+
+
+def test_a_raised_limit_that_still_holds_says_it_was_this_runs():
+    p = policy(max_suspensions_per_run=2)
+    decisions = decide_many(p, [row(i, days=33) for i in range(5)], {}, AS_OF)
+    alert = plan_transitions(p, decisions, max_suspensions=4).alert
+    assert "more than the limit of 4 (the limit this run was given)" in alert
+    assert "max_suspensions_per_run" not in alert
 
 
 def test_blast_radius_at_the_limit_proceeds():

@@ -186,10 +186,15 @@ def plan_transitions(
     alert = None
     limit = policy.max_suspensions_per_run if max_suspensions is None else max_suspensions
     if len(suspending) > limit:
+        source = (
+            "the policy's max_suspensions_per_run"
+            if max_suspensions is None
+            else "the limit this run was given"
+        )
         withheld = suspending
         alert = (
             f"blast radius: {len(suspending)} customers would be suspended in one run, more "
-            f"than the limit of {limit} (max_suspensions_per_run); no suspension was "
+            f"than the limit of {limit} ({source}); no suspension was "
             "planned. Check the facts (a failed payment import?) and the policy; if they are "
             f"right, a named person may let this run proceed with a limit of {len(suspending)}."
         )
