@@ -115,7 +115,8 @@ class ExecutionReport:
 
     @property
     def retried(self) -> int:
-        return self._count("retry")
+        """Tried again later: after a transient error, or waiting for an earlier action."""
+        return self._count("retry") + self._count("deferred")
 
     @property
     def failed(self) -> int:
