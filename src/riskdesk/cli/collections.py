@@ -226,7 +226,8 @@ def _print_report(report, executed, alert: str | None) -> None:
         console.print(
             f"{report.in_progress:,} actions are in progress by an executor"
             + (f" (the oldest since {since:%Y-%m-%d %H:%M} UTC)" if since else "")
-            + "; one left by an executor that stopped is taken up again once its lease ends: "
+            + "; one left by an executor that stopped is taken up again by the next run (at "
+            "once when its process is gone, else once its lease ends): "
             "riskdesk outbox list --status in_progress"
         )
     if executed:
