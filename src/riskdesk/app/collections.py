@@ -9,6 +9,7 @@ from typing import Literal
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
+from riskdesk.app.reevaluate import settle_pending
 from riskdesk.collections.run import PreviewEvent, RunReport
 from riskdesk.collections.run import preview as _preview
 from riskdesk.collections.run import run_collections as _run
@@ -87,6 +88,8 @@ def run_collections(deps: Deps, request: RunRequest, *, actor: str | None) -> Ru
     policy = deps.policy(request.policy)
     if request.execute and not request.dry_run:
         deps.check_effects()
+    if not request.dry_run:  # customers a killed command left to be judged again: first
+        settle_pending(deps, policy, actor=actor or "collections")
     report = _run(
         engine,
         policy,

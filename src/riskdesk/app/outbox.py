@@ -29,7 +29,14 @@ class ExecutionTotals:
 
 
 def execute_due(deps: Deps, *, actor: str, batch: int = 500) -> ExecutionTotals:
-    """Carry out every due action (provider, mail, webhooks), in batches, until none is due."""
+    """Carry out every due action (provider, mail, webhooks), in batches, until none is due.
+
+    Customers a killed command left to be judged again are judged first (with the configured
+    policy), so what that plans is carried out too.
+    """
+    from riskdesk.app.reevaluate import settle_pending  # it imports this module
+
+    settle_pending(deps, None, actor="collections")
     totals = ExecutionTotals()
     with deps.executor(actor) as executor:
         while True:
