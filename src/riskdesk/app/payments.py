@@ -8,10 +8,12 @@ from pathlib import Path
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
+from riskdesk.app.reevaluate import owe_reevaluation, settle_pending
 from riskdesk.book.customers import find_customer
 from riskdesk.book.payments import record_payment as _record
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.run import run_collections
+from riskdesk.crashpoints import crashpoint
 from riskdesk.db.engine import session_scope
 from riskdesk.errors import InvalidInputError, RiskdeskError
 from riskdesk.money import Money, check_currency, finer_than_currency, to_decimal
@@ -76,6 +78,7 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     policy = deps.policy(request.policy)
     if request.execute:
         deps.check_effects()
+    settle_pending(deps, policy, actor=actor)  # what a killed command left owed, first
     with session_scope(engine) as session:
         found = find_customer(session, request.customer)
         payment = _record(
@@ -88,20 +91,25 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
             actor=actor,
         )
         result = PaymentResult(payment.id, found.id, request.reference)
+        # Durable: should this command die after the commit, the next one judges the customer.
+        owe_reevaluation(session, found.id, cause=f"payment #{payment.id}", now=deps.now())
+    crashpoint("payment.after_commit")
     recorded = (
         f"payment {request.reference!r} is recorded (payment #{result.payment_id}, "
         f"customer #{result.customer_id})"
     )
     step, later = "re-evaluating the customer", "the next collections run will re-evaluate it"
     try:
-        report = run_collections(
-            engine,
-            policy,
-            as_of=today,
-            customer_ids=[result.customer_id],
-            actor=actor,
-            now=deps.now(),
-        )
+        report = settle_pending(deps, policy, actor=actor, customer_ids=[result.customer_id])
+        if report is None:  # another command judged the customer meanwhile
+            report = run_collections(
+                engine,
+                policy,
+                as_of=today,
+                customer_ids=[result.customer_id],
+                actor=actor,
+                now=deps.now(),
+            )
         result.transitions = list(report.transitions)
         result.actions_planned = report.enqueued
         if request.execute:

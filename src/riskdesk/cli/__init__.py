@@ -3,7 +3,8 @@
 Every command takes `--database-url` (or RISKDESK_DATABASE_URL; default `sqlite:///riskdesk.db`)
 and, where it prints data, `--json` for scripts. A RiskdeskError prints one line on stderr and
 exits with the code of its kind (`riskdesk.errors.EXIT_CODES`: 2 invalid input, 3 not found,
-4 conflict, 5 forbidden, 6 unavailable); nothing is half-written.
+4 conflict, 5 forbidden, 6 unavailable); nothing is half-written. `audit verify` exits 1 when
+the audit trail is broken.
 """
 
 from __future__ import annotations
@@ -15,7 +16,17 @@ from typing import Annotated
 import typer
 
 from riskdesk.app.bootstrap import bootstrap
-from riskdesk.cli import book, cases, collections, invoices, outbox, payments, promises, provider
+from riskdesk.cli import (
+    audit,
+    book,
+    cases,
+    collections,
+    invoices,
+    outbox,
+    payments,
+    promises,
+    provider,
+)
 from riskdesk.cli._common import CommandContext, Overrides, console, default_actor
 from riskdesk.config import Settings
 
@@ -67,7 +78,7 @@ def _global(
     ctx.call_on_close(deps.close)
 
 
-for module in (book, provider, collections, payments, invoices, promises, outbox, cases):
+for module in (book, provider, collections, payments, invoices, promises, outbox, cases, audit):
     module.register(app)
 
 

@@ -39,6 +39,7 @@ from riskdesk.db.models.cases import (  # noqa: F401
 )
 from riskdesk.db.models.collections import (  # noqa: F401
     CollectionState,
+    PendingReevaluation,
     PolicyVersion,
     PromiseStatus,
     PromiseToPay,
