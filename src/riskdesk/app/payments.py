@@ -14,7 +14,7 @@ from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.run import run_collections
 from riskdesk.db.engine import session_scope
 from riskdesk.errors import InvalidInputError, RiskdeskError
-from riskdesk.money import Money, check_currency, finer_than_currency, to_decimal
+from riskdesk.money import Money, beyond_limit, check_currency, finer_than_currency, to_decimal
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,9 @@ class PaymentRecordedError(RiskdeskError):
     """The payment is saved, but what had to follow it failed (says what will finish it)."""
 
 
-def exact_money(amount: str, currency: str) -> Money:
-    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit."""
+def exact_money(amount: str, currency: str, where: str = "") -> Money:
+    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit
+    or larger than riskdesk stores (`where` names what the amount is of, for the message)."""
     code = currency.strip().upper()
     try:
         check_currency(code)
@@ -54,6 +55,9 @@ def exact_money(amount: str, currency: str) -> Money:
     finer = finer_than_currency(value, code)
     if finer is not None:
         raise InvalidInputError(f"{finer}: give the amount exactly as received")
+    too_large = beyond_limit(value, code)
+    if too_large is not None:
+        raise InvalidInputError(f"{where}: {too_large}" if where else too_large)
     return Money(value, code)
 
 
@@ -71,7 +75,7 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
             f"received on {day.isoformat()} is later than today ({today.isoformat()}): "
             "record a payment once it has been received"
         )
-    money = exact_money(request.amount, request.currency)
+    money = exact_money(request.amount, request.currency, f"payment {request.reference!r}")
     engine = deps.engine()
     policy = deps.policy(request.policy)
     if request.execute:
