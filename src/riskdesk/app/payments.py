@@ -1,4 +1,4 @@
-"""Recording a payment, and re-evaluating its customer at once."""
+"""Recording and reversing a payment, and re-evaluating its customer at once."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from pathlib import Path
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
+from riskdesk.app.reevaluate import Reevaluation, reevaluate
 from riskdesk.book.customers import find_customer
+from riskdesk.book.payments import Reversal
 from riskdesk.book.payments import record_payment as _record
+from riskdesk.book.payments import reverse_payment as _reverse
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.run import run_collections
 from riskdesk.db.engine import session_scope
@@ -114,3 +117,46 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     except RiskdeskError as exc:
         raise PaymentRecordedError(f"{recorded}, but {step} failed: {exc}; {later}") from None
     return result
+
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    reference: str
+    reason: str
+    execute: bool = True
+    policy: Path | None = None
+
+
+@dataclass
+class ReversalResult:
+    reversal: Reversal
+    followup: Reevaluation
+
+
+def reverse_payment(deps: Deps, request: ReversalRequest, *, actor: str) -> ReversalResult:
+    """Reverse a payment (bounced, recorded by mistake) and judge its customer again at once.
+
+    `actor` is the person who reverses it (recorded on the payment and in the audit event).
+    The payment stays, its allocations are removed and the customer's other payments
+    re-applied; then the customer is re-evaluated as of today, as after `record_payment`, so
+    one whose payment bounced goes back into collections. The policy (and with `execute` the
+    mail and provider settings) is checked before anything is written.
+    """
+    if not request.reason.strip():
+        raise InvalidInputError("a reversal needs a reason (--reason)")
+    policy = deps.policy(request.policy)
+    if request.execute:
+        deps.check_effects()
+    with session_scope(deps.engine()) as session:
+        reversal = _reverse(
+            session, reference=request.reference, reason=request.reason, by=actor, at=deps.now()
+        )
+    followup = reevaluate(
+        deps,
+        policy,
+        reversal.customer_id,
+        actor=actor,
+        execute=request.execute,
+        recorded=f"the reversal of payment {reversal.reference!r} is recorded",
+    )
+    return ReversalResult(reversal, followup)

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select
+from sqlalchemy import CursorResult, func, select
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
@@ -43,8 +45,8 @@ from riskdesk.book._sql import (
     rest,
     units,
 )
-from riskdesk.db.models import Customer, Invoice, Payment
-from riskdesk.errors import InvalidInputError, NotFoundError
+from riskdesk.db.models import Customer, Invoice, Payment, PaymentAllocation
+from riskdesk.errors import ConflictError, InvalidInputError, NotFoundError
 from riskdesk.money import Money, beyond_limit
 
 # Serialises concurrent `allocate` runs on PostgreSQL (SQLite serialises writers already).
@@ -86,7 +88,7 @@ def _named_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
                        (SELECT SUM(a.amount_micros) FROM payment_allocations a
                         WHERE a.payment_id = p.id), 0) AS left_micros
             FROM payments p
-            WHERE {names_some}{ids_filter("p.customer_id", customer_ids)}
+            WHERE {names_some} AND p.reversed_at IS NULL{ids_filter("p.customer_id", customer_ids)}
         ) named WHERE left_micros > 0
     """
     rows = bind.execute(
@@ -223,7 +225,8 @@ def _open_payment_rows(customer_ids: Sequence[int] | None) -> str:
                p.amount_micros - COALESCE(
                    (SELECT SUM(a.amount_micros) FROM payment_allocations a
                     WHERE a.payment_id = p.id), 0) AS open_micros
-        FROM payments p WHERE 1 = 1{ids_filter("p.customer_id", customer_ids)}"""
+        FROM payments p
+        WHERE p.reversed_at IS NULL{ids_filter("p.customer_id", customer_ids)}"""
 
 
 def _fifo_merge(bind: Bind, customer_ids: Sequence[int]) -> int:
@@ -322,7 +325,7 @@ def _fifo_sql(bind: Bind, customer_ids: Sequence[int] | None, skip: Sequence[int
             SELECT p.id, p.customer_id, p.currency, p.received_on,
                    p.amount_micros - COALESCE(u.used, 0) AS left_micros
             FROM payments p LEFT JOIN used_pay u ON u.payment_id = p.id
-            WHERE p.amount_micros - COALESCE(u.used, 0) > 0{pay_filter}
+            WHERE p.amount_micros - COALESCE(u.used, 0) > 0 AND p.reversed_at IS NULL{pay_filter}
         ),
         inv_iv AS (
             SELECT id, customer_id, currency, issued_on,
@@ -512,3 +515,129 @@ def record_payment(
         },
     )
     return payment
+
+
+#: How many similar references an unknown payment reference names.
+CANDIDATES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A payment reversed: what it had paid (invoice number, amount) and what was re-applied."""
+
+    payment_id: int
+    customer_id: int
+    reference: str
+    amount: Money
+    removed: list[tuple[str, Money]]
+    allocations_created: int
+
+
+def find_payment(session: Session, reference: str) -> Payment:
+    """The payment with `reference`, or NotFoundError naming up to five similar references
+    (containing it, case-insensitively)."""
+    ref = reference.strip()
+    payment = session.scalar(select(Payment).where(Payment.reference == ref))
+    if payment is not None:
+        return payment
+    like = ref.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    similar = session.scalars(
+        select(Payment.reference)
+        .where(func.lower(Payment.reference).like(f"%{like}%", escape="\\"))
+        .order_by(Payment.reference)
+        .limit(CANDIDATES_SHOWN)
+    ).all()
+    hint = f"; similar references: {', '.join(repr(r) for r in similar)}" if similar else ""
+    raise NotFoundError(f"unknown payment reference {ref!r}{hint}")
+
+
+def reverse_payment(
+    session: Session, *, reference: str, reason: str, by: str, at: datetime
+) -> Reversal:
+    """Reverse a payment (bounced, or recorded by mistake), in the caller's transaction.
+
+    The payment row stays, marked with who reversed it, when and why; its allocations are
+    removed (the `payment.reversed` audit event lists them), so the invoices it paid are open
+    again for every day; other payments of the customer with money left are applied again
+    (`allocate`). Its `settled_on` becomes its own received day, so the facts never count it
+    as unapplied credit. Refuses an unknown reference (NotFoundError naming similar ones), a
+    payment already reversed (ConflictError), a credit note (undone by its dispute, not
+    here) and an empty reason or person.
+    """
+    if not reason or not reason.strip():
+        raise PaymentError("a reversal needs a reason (--reason)")
+    if not by or not by.strip():
+        raise PaymentError("a reversal needs the person who reverses it (--by)")
+    payment = find_payment(session, reference)
+    if payment.reversed_at is not None:
+        raise ConflictError(
+            f"payment {payment.reference!r} is already reversed (on "
+            f"{payment.reversed_at.date().isoformat()} by {payment.reversed_by}: "
+            f"{payment.reversal_reason})"
+        )
+    if payment.method == "credit_note":
+        raise PaymentError(
+            f"payment {payment.reference!r} is a credit note of an upheld dispute; it is not "
+            "a payment received and cannot be reversed"
+        )
+    _lock(session)
+    amount = Money(payment.amount, payment.currency)
+    rows = session.execute(
+        select(
+            PaymentAllocation.id,
+            PaymentAllocation.invoice_id,
+            Invoice.number,
+            PaymentAllocation.amount,
+            PaymentAllocation.applied_on,
+        )
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id == payment.id)
+        .order_by(PaymentAllocation.id)
+    ).all()
+    removed = [(r.number, Money(r.amount, payment.currency)) for r in rows]
+    invoice_ids = sorted({r.invoice_id for r in rows})
+    session.execute(
+        query("DELETE FROM payment_allocations WHERE payment_id = :id"), {"id": payment.id}
+    )
+    if invoice_ids:
+        # Open again; refresh_settlement below recomputes those other payments still pay.
+        session.execute(
+            query("UPDATE invoices SET paid_micros = 0, settled_on = NULL WHERE id IN :ids", "ids"),
+            {"ids": invoice_ids},
+        )
+    payment.reversed_at = at
+    payment.reversed_by = by.strip()
+    payment.reversal_reason = reason.strip()
+    payment.applied = Decimal(0)
+    payment.settled_on = payment.received_on
+    session.flush()
+    session.expire(payment, ["allocations"])
+    refresh_settlement(session, [payment.customer_id])
+    created = allocate(session, [payment.customer_id])
+    audit.record(
+        session,
+        actor=by.strip(),
+        action="payment.reversed",
+        subject_type="customer",
+        subject_id=payment.customer_id,
+        data={
+            "payment_id": payment.id,
+            "reference": payment.reference,
+            "received_on": payment.received_on.isoformat(),
+            "amount": str(amount.amount),
+            "currency": amount.currency,
+            "reason": payment.reversal_reason,
+            "allocations_removed": [
+                {
+                    "invoice": r.number,
+                    "amount": str(Money(r.amount, payment.currency).amount),
+                    "applied_on": r.applied_on.isoformat()
+                    if hasattr(r.applied_on, "isoformat")
+                    else str(r.applied_on),
+                }
+                for r in rows
+            ],
+            "allocations_created": created,
+        },
+    )
+    return Reversal(payment.id, payment.customer_id, payment.reference, amount, removed, created)
