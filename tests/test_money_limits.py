@@ -227,3 +227,34 @@ def test_customers_list_json_shows_exact_totals_past_bigint(database_url, engine
     rows = {r["customer_id"]: r for r in json.loads(listed.output)}
     assert rows[whale]["open_balance"] == {"amount": "12999999999999.87", "currency": "EUR"}
     assert rows[whale]["exposure"] == {"amount": "14999999999999.85", "currency": "EUR"}
+
+
+def test_provider_usage_beyond_the_limit_is_refused_before_the_book_is_touched(engine):
+    from riskdesk.providers.auth import StaticToken
+    from riskdesk.providers.errors import ProviderResponseError
+    from riskdesk.providers.partner_center import PartnerCenter
+    from riskdesk.providers.sandbox import UsageRow, sample_state, start_sandbox
+    from riskdesk.providers.sync import sync_book
+    from riskdesk.providers.sync_write import currency_of
+
+    state = sample_state(seed=3)
+    tenant = next(iter(state.customers.values()))
+    currency = currency_of(tenant, "USD")
+    huge = UsageRow(
+        tenant.id, "plan", None, "2026-06-01", "meter", None, None, None, "1", None,
+        currency, REPORTED, None,
+    )  # fmt: skip
+    state.add_usage([huge])
+    with start_sandbox(state) as sandbox:
+        provider = PartnerCenter(
+            StaticToken(sandbox.token), base_url=sandbox.base_url, backoff_base=0.01
+        )
+        with pytest.raises(ProviderResponseError) as caught:
+            sync_book(engine, provider)
+    message = str(caught.value)
+    assert f"usage of customer {tenant.id}, subscription plan on 2026-06-01" in message
+    assert f"amount {REPORTED} {currency} is too large" in message
+    with session_scope(engine) as s:
+        from riskdesk.db.models import Customer
+
+        assert s.scalar(select(func.count()).select_from(Customer)) == 0
