@@ -371,7 +371,7 @@ def refresh_settlement(bind: Bind, customer_ids: Sequence[int] | None = None) ->
 
     `invoices.paid_micros` / `payments.applied_micros` are the sums of their allocations and
     `settled_on` the day of the allocation that left nothing open (NULL while something is).
-    Allocations only grow, so these are caches of `payment_allocations`; `allocate` refreshes
+    These are caches of `payment_allocations`; `allocate` (and `reverse_payment`) refreshes
     them, and so must anything else that writes allocations (the demo book, benchmarks).
     The facts query then reads only what was not settled by its day.
     """
