@@ -258,3 +258,35 @@ def test_provider_usage_beyond_the_limit_is_refused_before_the_book_is_touched(e
         from riskdesk.db.models import Customer
 
         assert s.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+def test_the_split_sums_give_the_same_facts_as_the_plain_ones(engine):
+    """The statement taken after an overflow (units and remainders summed apart) agrees with
+    the everyday one on a book of positive, negative and fractional amounts."""
+    from riskdesk.book import facts as book_facts
+
+    with session_scope(engine) as s:
+        a = customer(s, "Contoso", "EUR")
+        b = customer(s, "Fabrikam", "USD")
+        for k, total in enumerate(["100.01", "-20.50", "0.99", "999.99", "12.34"]):
+            issued = date(2026, 1, 1 + k)
+            invoice(s, a, f"A-{k}", total, issued, issued + timedelta(days=20 + 25 * k))
+            invoice(s, b, f"B-{k}", total, date(2025, 11, 1 + k), date(2025, 12, 1 + k))
+        payment(s, a, "PA", "50.55", date(2026, 2, 10))
+        payment(s, b, "PB", "5000.10", date(2026, 1, 10))
+        usage(s, a, date(2026, 3, 1), "0.123456")
+        usage(s, a, date(2026, 3, 2), "-0.5")
+        order(s, b, "7.77", date(2026, 3, 3))
+        allocate(s)
+    as_of = date(2026, 4, 10)
+    with engine.connect() as conn:
+        dialect = conn.dialect.name
+        results = []
+        for split in (False, True):
+            sql = book_facts._facts_sql(dialect, None, order_by="c.id", limit=False, split=split)
+            rows = book_facts._fetch(
+                conn, book_facts._clause(sql, None), book_facts._params(as_of, None)
+            )
+            results.append(book_facts._rows_to_facts(rows, as_of, split))
+    assert results[0] == results[1]
+    assert results[0][0].unbilled_usage == Money("-0.38", "EUR")
