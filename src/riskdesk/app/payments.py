@@ -1,4 +1,4 @@
-"""Recording a payment, and re-evaluating its customer at once."""
+"""Recording and reversing a payment, and re-evaluating its customer at once."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from pathlib import Path
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
-from riskdesk.app.reevaluate import owe_reevaluation, settle_pending
+from riskdesk.app.reevaluate import Reevaluation, owe_reevaluation, reevaluate, settle_pending
 from riskdesk.book.customers import find_customer
+from riskdesk.book.payments import Reversal
 from riskdesk.book.payments import record_payment as _record
+from riskdesk.book.payments import reverse_payment as _reverse
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.run import run_collections
 from riskdesk.crashpoints import crashpoint
 from riskdesk.db.engine import session_scope
 from riskdesk.errors import InvalidInputError, RiskdeskError
-from riskdesk.money import Money, check_currency, finer_than_currency, to_decimal
+from riskdesk.money import Money, beyond_limit, check_currency, finer_than_currency, to_decimal
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,9 @@ class PaymentRecordedError(RiskdeskError):
     """The payment is saved, but what had to follow it failed (says what will finish it)."""
 
 
-def exact_money(amount: str, currency: str) -> Money:
-    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit."""
+def exact_money(amount: str, currency: str, where: str = "") -> Money:
+    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit
+    or larger than riskdesk stores (`where` names what the amount is of, for the message)."""
     code = currency.strip().upper()
     try:
         check_currency(code)
@@ -56,6 +59,9 @@ def exact_money(amount: str, currency: str) -> Money:
     finer = finer_than_currency(value, code)
     if finer is not None:
         raise InvalidInputError(f"{finer}: give the amount exactly as received")
+    too_large = beyond_limit(value, code)
+    if too_large is not None:
+        raise InvalidInputError(f"{where}: {too_large}" if where else too_large)
     return Money(value, code)
 
 
@@ -73,7 +79,7 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
             f"received on {day.isoformat()} is later than today ({today.isoformat()}): "
             "record a payment once it has been received"
         )
-    money = exact_money(request.amount, request.currency)
+    money = exact_money(request.amount, request.currency, f"payment {request.reference!r}")
     engine = deps.engine()
     policy = deps.policy(request.policy)
     if request.execute:
@@ -118,3 +124,46 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     except RiskdeskError as exc:
         raise PaymentRecordedError(f"{recorded}, but {step} failed: {exc}; {later}") from None
     return result
+
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    reference: str
+    reason: str
+    execute: bool = True
+    policy: Path | None = None
+
+
+@dataclass
+class ReversalResult:
+    reversal: Reversal
+    followup: Reevaluation
+
+
+def reverse_payment(deps: Deps, request: ReversalRequest, *, actor: str) -> ReversalResult:
+    """Reverse a payment (bounced, recorded by mistake) and judge its customer again at once.
+
+    `actor` is the person who reverses it (recorded on the payment and in the audit event).
+    The payment stays, its allocations are removed and the customer's other payments
+    re-applied; then the customer is re-evaluated as of today, as after `record_payment`, so
+    one whose payment bounced goes back into collections. The policy (and with `execute` the
+    mail and provider settings) is checked before anything is written.
+    """
+    if not request.reason.strip():
+        raise InvalidInputError("a reversal needs a reason (--reason)")
+    policy = deps.policy(request.policy)
+    if request.execute:
+        deps.check_effects()
+    with session_scope(deps.engine()) as session:
+        reversal = _reverse(
+            session, reference=request.reference, reason=request.reason, by=actor, at=deps.now()
+        )
+    followup = reevaluate(
+        deps,
+        policy,
+        reversal.customer_id,
+        actor=actor,
+        execute=request.execute,
+        recorded=f"the reversal of payment {reversal.reference!r} is recorded",
+    )
+    return ReversalResult(reversal, followup)

@@ -35,7 +35,17 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Date, String, TextClause, bindparam, text
 
-from riskdesk.book._sql import Bind, dialect_name
+from riskdesk.book._sql import (
+    Bind,
+    descending,
+    dialect_name,
+    exact_sums,
+    joined,
+    safe_sum,
+    split_row,
+    sum_columns,
+    sum_of,
+)
 from riskdesk.db.types import UTCDateTime
 from riskdesk.gcpause import gc_paused
 from riskdesk.money import Money, check_currency, minor_units
@@ -109,19 +119,22 @@ class AgingRow:
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
 
-# Aggregates of open amounts per invoice, by how late the invoice is. `due_on` is compared with
+# Aggregates of open amounts per invoice, by how late the invoice is (`safe_sum`: plain, or
+# split in units and remainders when a plain sum overflows). `due_on` is compared with
 # boundary days computed in Python, which works on SQLite (ISO text) and PostgreSQL (date)
 # alike and keeps date arithmetic out of the per-invoice work.
-_BUCKET_SUMS = """
-    SUM(open_micros) AS open_micros,
-    SUM(CASE WHEN due_on < :as_of AND NOT disputed THEN open_micros ELSE 0 END)
-        AS overdue_micros,
-    SUM(CASE WHEN due_on >= :as_of THEN open_micros ELSE 0 END) AS current_micros,
-    SUM(CASE WHEN due_on < :as_of AND due_on >= :d30 THEN open_micros ELSE 0 END) AS d1_30,
-    SUM(CASE WHEN due_on < :d30 AND due_on >= :d60 THEN open_micros ELSE 0 END) AS d31_60,
-    SUM(CASE WHEN due_on < :d60 AND due_on >= :d90 THEN open_micros ELSE 0 END) AS d61_90,
-    SUM(CASE WHEN due_on < :d90 THEN open_micros ELSE 0 END) AS d90p
-"""
+def _bucket_sums(split: bool) -> str:
+    return ",\n    ".join(
+        (
+            safe_sum("@open", "open", split=split),
+            safe_sum("@open", "overdue", split=split, when="due_on < :as_of AND NOT disputed"),
+            safe_sum("@open", "current", split=split, when="due_on >= :as_of"),
+            safe_sum("@open", "d1_30", split=split, when="due_on < :as_of AND due_on >= :d30"),
+            safe_sum("@open", "d31_60", split=split, when="due_on < :d30 AND due_on >= :d60"),
+            safe_sum("@open", "d61_90", split=split, when="due_on < :d60 AND due_on >= :d90"),
+            safe_sum("@open", "d90p", split=split, when="due_on < :d90"),
+        )
+    )
 
 
 def _ids_clause(column: str, customer_ids: Sequence[int] | None) -> str:
@@ -136,6 +149,7 @@ def _not_settled_ctes(name: str, table: str, key: str, dated: str, columns: str,
     for "settled later". What was applied by as_of is the cached total less what came after,
     which is nothing when as_of is today. See `riskdesk.book.payments.refresh_settlement`.
     """
+    # One row's allocations add up to at most its own amount, so this SUM cannot overflow.
     return f"""
         {name}_later AS (
             SELECT {key} AS id, SUM(amount_micros) AS later_micros
@@ -151,7 +165,7 @@ def _not_settled_ctes(name: str, table: str, key: str, dated: str, columns: str,
         )"""
 
 
-def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
+def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None, split: bool) -> str:
     """CTE `inv`: every invoice issued by as_of with a non-zero open amount as of then."""
     unsettled = _not_settled_ctes(
         "unsettled",
@@ -163,7 +177,8 @@ def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
     )
     return f"""{unsettled},
         inv AS (
-            SELECT customer_id, currency, due_on, disputed, open_micros FROM (
+            SELECT customer_id, currency, due_on, disputed,
+                   {split_row("open_micros", "open", split)} FROM (
                 SELECT u.customer_id, u.currency, u.due_on, u.disputed,
                        u.total_micros - u.paid_micros + COALESCE(l.later_micros, 0)
                            AS open_micros
@@ -173,7 +188,7 @@ def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
         )"""
 
 
-def _credit_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
+def _credit_cte(dialect: str, customer_ids: Sequence[int] | None, split: bool) -> str:
     """CTE `credit`: per customer and currency, money received by as_of not applied by then."""
     unapplied = _not_settled_ctes(
         "unapplied",
@@ -185,7 +200,7 @@ def _credit_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
     )
     return f"""{unapplied},
         credit AS (
-            SELECT customer_id, currency, SUM(left_micros) AS credit_micros FROM (
+            SELECT customer_id, currency, {safe_sum("left_micros", "credit", split=split)} FROM (
                 SELECT p.customer_id, p.currency,
                        p.amount_micros - p.applied_micros + COALESCE(l.later_micros, 0)
                            AS left_micros
@@ -197,7 +212,12 @@ def _credit_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
 
 
 def _facts_sql(
-    dialect: str, customer_ids: Sequence[int] | None, *, order_by: str, limit: bool
+    dialect: str,
+    customer_ids: Sequence[int] | None,
+    *,
+    order_by: str,
+    limit: bool,
+    split: bool = False,
 ) -> str:
     if dialect == "postgresql":
         days = "(CAST(:as_of AS DATE) - ia.oldest_due)"
@@ -208,23 +228,25 @@ def _facts_sql(
         # PostgreSQL sums BIGINT into NUMERIC, which the driver would turn into Decimals.
         return f"CAST({sql} AS BIGINT)" if dialect == "postgresql" else sql
 
-    exposure = (
-        "COALESCE(ia.open_micros, 0) + COALESCE(ub.unbilled_micros, 0)"
-        " + COALESCE(oo.orders_micros, 0)"
-    )
+    def total(name: str) -> str:
+        return ", ".join(big(column) for column in sum_columns(name, split=split))
+
+    exposure = sum_of("ia.open", "ub.unbilled", "oo.orders", split=split)
+    if order_by == _BY_EXPOSURE:
+        order_by = f"{descending(exposure)}, c.id"
     return f"""
-    WITH {_open_invoices_cte(dialect, customer_ids)},
+    WITH {_open_invoices_cte(dialect, customer_ids, split)},
     inv_agg AS (
         SELECT customer_id, currency,
-               {_BUCKET_SUMS},
-               SUM(CASE WHEN disputed THEN open_micros ELSE 0 END) AS disputed_micros,
+               {_bucket_sums(split)},
+               {safe_sum("@open", "disputed", split=split, when="disputed")},
                SUM(CASE WHEN open_micros > 0 THEN 1 ELSE 0 END) AS unpaid_count,
                MIN(CASE WHEN open_micros > 0 AND due_on < :as_of AND NOT disputed
                         THEN due_on END) AS oldest_due
         FROM inv
         GROUP BY customer_id, currency
     ),
-    {_credit_cte(dialect, customer_ids)},
+    {_credit_cte(dialect, customer_ids, split)},
     usage_customers AS (
         SELECT DISTINCT customer_id FROM usage_records
         WHERE usage_date <= :as_of{_ids_clause("customer_id", customer_ids)}
@@ -237,25 +259,24 @@ def _facts_sql(
         GROUP BY i.customer_id
     ),
     unbilled AS (
-        SELECT u.customer_id, u.currency, SUM(u.amount_micros) AS unbilled_micros
+        SELECT u.customer_id, u.currency, {safe_sum("u.amount_micros", "unbilled", split=split)}
         FROM usage_records u LEFT JOIN last_period lp ON lp.customer_id = u.customer_id
         WHERE u.usage_date <= :as_of AND (lp.last_end IS NULL OR u.usage_date > lp.last_end)
               {_ids_clause("u.customer_id", customer_ids)}
         GROUP BY u.customer_id, u.currency
     ),
     open_orders AS (
-        SELECT customer_id, currency, SUM(amount_micros) AS orders_micros
+        SELECT customer_id, currency, {safe_sum("amount_micros", "orders", split=split)}
         FROM orders
         WHERE status = 'open' AND created_at < :orders_before
               {_ids_clause("customer_id", customer_ids)}
         GROUP BY customer_id, currency
     )
     SELECT c.id, c.provider_customer_id, c.name, c.currency, c.credit_limit_micros,
-           {big("ia.open_micros")}, {big("ia.overdue_micros")}, {big("ia.current_micros")},
-           {big("ia.d1_30")}, {big("ia.d31_60")}, {big("ia.d61_90")}, {big("ia.d90p")},
-           {big("ia.disputed_micros")}, {big("cr.credit_micros")},
-           {big("ub.unbilled_micros")}, {big("oo.orders_micros")},
-           {big(exposure)} AS exposure_micros,
+           {total("ia.open")}, {total("ia.overdue")}, {total("ia.current")},
+           {total("ia.d1_30")}, {total("ia.d31_60")}, {total("ia.d61_90")}, {total("ia.d90p")},
+           {total("ia.disputed")}, {total("cr.credit")}, {total("ub.unbilled")},
+           {total("oo.orders")}, {", ".join(big(x) for x in exposure)},
            COALESCE(ia.unpaid_count, 0) AS unpaid_count,
            CASE WHEN ia.oldest_due IS NULL THEN 0 ELSE {days} END AS days_past_due
     FROM customers c
@@ -267,6 +288,9 @@ def _facts_sql(
     ORDER BY {order_by}
     {"LIMIT :limit" if limit else ""}
     """
+
+
+_BY_EXPOSURE = "exposure DESC"
 
 
 def _params(as_of: date, customer_ids: Sequence[int] | None) -> dict[str, Any]:
@@ -341,7 +365,10 @@ def _normalise_ids(customer_ids: Sequence[int] | None) -> list[int] | None:
     return None if customer_ids is None else sorted({int(c) for c in customer_ids})
 
 
-def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
+def _rows_to_facts(rows: Sequence[Any], as_of: date, split: bool) -> list[CustomerFacts]:
+    # Columns: five of the customer, twelve sums (twenty-four parts when split), the unpaid
+    # count and the days past due.
+    count_at = 29 if split else 17
     facts: list[CustomerFacts] = []
     append = facts.append
     new = object.__new__
@@ -368,7 +395,10 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
                 unbilled,
                 orders,
                 exposure,
-            ) = map(money.__getitem__, r[5:17])
+            ) = map(
+                money.__getitem__,
+                map(joined, r[5:29:2], r[6:29:2]) if split else r[5:17],
+            )
             # The dataclass's own (frozen) __init__ sets twenty fields one by one through
             # object.__setattr__; filling the instance dict at once gives the same object.
             f = new(CustomerFacts)
@@ -384,8 +414,8 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
                     "credit_limit": None if r[4] is None else money[r[4]],
                     "open_balance": open_balance,
                     "overdue_amount": overdue,
-                    "days_past_due": int(r[18]),
-                    "unpaid_invoice_count": int(r[17]),
+                    "days_past_due": int(r[count_at + 1]),
+                    "unpaid_invoice_count": int(r[count_at]),
                     "current": current,
                     "days_1_30": d1_30,
                     "days_31_60": d31_60,
@@ -435,9 +465,14 @@ def customer_facts(
     ids = _normalise_ids(customer_ids)
     if ids is not None and not ids:
         return []
-    sql = _facts_sql(dialect_name(connection_or_session), ids, order_by="c.id", limit=False)
-    rows = _fetch(connection_or_session, _clause(sql, ids), _params(as_of, ids))
-    return _rows_to_facts(rows, as_of)
+    dialect = dialect_name(connection_or_session)
+
+    def run(split: bool) -> list[CustomerFacts]:
+        sql = _facts_sql(dialect, ids, order_by="c.id", limit=False, split=split)
+        rows = _fetch(connection_or_session, _clause(sql, ids), _params(as_of, ids))
+        return _rows_to_facts(rows, as_of, split)
+
+    return exact_sums(connection_or_session, run)
 
 
 def top_exposures(
@@ -450,43 +485,60 @@ def top_exposures(
     as it is.
     """
     dialect = dialect_name(connection_or_session)
-    sql = _facts_sql(dialect, None, order_by="exposure_micros DESC, c.id", limit=True)
     params = _params(as_of, None) | {"limit": int(limit)}
-    if currency is None:
-        clause = _clause(sql, None)
-    else:
-        sql = sql.replace("WHERE 1 = 1", "WHERE c.currency = :currency", 1)
-        clause = _clause(sql, None).bindparams(bindparam("currency", type_=String))
+    if currency is not None:
         params["currency"] = check_currency(currency)
-    rows = _fetch(connection_or_session, clause, params)
-    return _rows_to_facts(rows, as_of)
+
+    def run(split: bool) -> list[CustomerFacts]:
+        sql = _facts_sql(dialect, None, order_by=_BY_EXPOSURE, limit=True, split=split)
+        if currency is None:
+            clause = _clause(sql, None)
+        else:
+            sql = sql.replace("WHERE 1 = 1", "WHERE c.currency = :currency", 1)
+            clause = _clause(sql, None).bindparams(bindparam("currency", type_=String))
+        rows = _fetch(connection_or_session, clause, params)
+        return _rows_to_facts(rows, as_of, split)
+
+    return exact_sums(connection_or_session, run)
 
 
 def aging_summary(connection_or_session: Bind, as_of: date) -> list[AgingRow]:
     """Open balances of the whole book per currency and aging bucket, as of `as_of`."""
-    sql = f"""
-    WITH {_open_invoices_cte(dialect_name(connection_or_session), None)}
-    SELECT currency,
-           COUNT(DISTINCT CASE WHEN open_micros <> 0 THEN customer_id END) AS customers,
-           {_BUCKET_SUMS}
-    FROM inv
-    GROUP BY currency
-    ORDER BY currency
-    """
-    rows = _fetch(connection_or_session, _clause(sql, None), _params(as_of, None))
-    result = []
-    for r in rows:
-        m = _money_maker(r.currency)
-        result.append(
-            AgingRow(
-                currency=r.currency,
-                customers=int(r.customers),
-                current=m(r.current_micros),
-                days_1_30=m(r.d1_30),
-                days_31_60=m(r.d31_60),
-                days_61_90=m(r.d61_90),
-                days_over_90=m(r.d90p),
-                total=m(r.open_micros),
+    dialect = dialect_name(connection_or_session)
+
+    def run(split: bool) -> list[AgingRow]:
+        sql = f"""
+        WITH {_open_invoices_cte(dialect, None, split)}
+        SELECT currency,
+               COUNT(DISTINCT CASE WHEN open_micros <> 0 THEN customer_id END) AS customers,
+               {_bucket_sums(split)}
+        FROM inv
+        GROUP BY currency
+        ORDER BY currency
+        """
+        rows = _fetch(connection_or_session, _clause(sql, None), _params(as_of, None))
+
+        def sum_in(row: Any, name: str) -> int | None:
+            if split:
+                return joined(getattr(row, f"{name}_u"), getattr(row, f"{name}_r"))
+            value = getattr(row, f"{name}_micros")
+            return None if value is None else int(value)
+
+        result = []
+        for r in rows:
+            m = _money_maker(r.currency)
+            result.append(
+                AgingRow(
+                    currency=r.currency,
+                    customers=int(r.customers),
+                    current=m(sum_in(r, "current")),
+                    days_1_30=m(sum_in(r, "d1_30")),
+                    days_31_60=m(sum_in(r, "d31_60")),
+                    days_61_90=m(sum_in(r, "d61_90")),
+                    days_over_90=m(sum_in(r, "d90p")),
+                    total=m(sum_in(r, "open")),
+                )
             )
-        )
-    return result
+        return result
+
+    return exact_sums(connection_or_session, run)

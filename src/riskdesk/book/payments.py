@@ -24,17 +24,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select
+from sqlalchemy import CursorResult, func, select
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
-from riskdesk.book._sql import Bind, dialect_name, greatest, ids_filter, least, query
-from riskdesk.db.models import Customer, Invoice, Payment
-from riskdesk.errors import InvalidInputError, NotFoundError
-from riskdesk.money import Money
+from riskdesk.book._sql import (
+    UNIT,
+    Bind,
+    dialect_name,
+    exact_sums,
+    greatest,
+    ids_filter,
+    least,
+    query,
+    rest,
+    units,
+)
+from riskdesk.db.models import Customer, Invoice, Payment, PaymentAllocation
+from riskdesk.errors import ConflictError, InvalidInputError, NotFoundError
+from riskdesk.money import Money, beyond_limit
 
 # Serialises concurrent `allocate` runs on PostgreSQL (SQLite serialises writers already).
 _ADVISORY_LOCK = 0x5249534B_414C4C4F  # "RISKALLO"
@@ -75,7 +88,7 @@ def _named_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
                        (SELECT SUM(a.amount_micros) FROM payment_allocations a
                         WHERE a.payment_id = p.id), 0) AS left_micros
             FROM payments p
-            WHERE {names_some}{ids_filter("p.customer_id", customer_ids)}
+            WHERE {names_some} AND p.reversed_at IS NULL{ids_filter("p.customer_id", customer_ids)}
         ) named WHERE left_micros > 0
     """
     rows = bind.execute(
@@ -145,7 +158,136 @@ def _named_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
 
 
 def _fifo_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
-    """Oldest-first allocation of everything left, as one INSERT ... SELECT."""
+    """Oldest-first allocation of everything left, as one INSERT ... SELECT.
+
+    Its running totals are window SUMs over a customer's open invoices and payments, which
+    leave BIGINT on SQLite (and raise) once a customer owes or has paid more than 9.2
+    trillion units in open amounts together; PostgreSQL sums them as NUMERIC. Should the
+    statement overflow (`exact_sums`), the customers whose open amounts add up that far are
+    allocated by `_fifo_merge` in Python, the same rule exactly, and the rest set-based.
+    """
+
+    def run(split: bool) -> int:
+        if not split:
+            return _fifo_sql(bind, customer_ids, ())
+        large = _large_customers(bind, customer_ids)
+        return _fifo_sql(bind, customer_ids, large) + _fifo_merge(bind, large)
+
+    return exact_sums(bind, run)
+
+
+# A customer whose open invoices or open payments add up to more units than this is
+# allocated in Python (`_fifo_merge`): its running totals in micros could leave BIGINT.
+_LARGE_UNITS = 9_000_000_000_000
+
+
+def _large_customers(bind: Bind, customer_ids: Sequence[int] | None) -> list[int]:
+    """Customers whose open invoices or open payments (per currency) add up past
+    `_LARGE_UNITS`, summed in split form (which cannot overflow)."""
+    found: set[int] = set()
+    for rows in (_open_invoice_rows, _open_payment_rows):
+        sql = f"""
+            SELECT customer_id FROM ({rows(customer_ids)}) o
+            WHERE o.open_micros > 0
+            GROUP BY customer_id, currency
+            HAVING SUM({units("o.open_micros")}) + SUM({rest("o.open_micros")}) / {UNIT}
+                   >= {_LARGE_UNITS}
+        """
+        found.update(
+            int(c)
+            for (c,) in bind.execute(
+                query(sql, *_ids_names(customer_ids)), _ids_params(customer_ids)
+            )
+        )
+    return sorted(found)
+
+
+def _ids_names(customer_ids: Sequence[int] | None) -> list[str]:
+    return [] if customer_ids is None else ["ids"]
+
+
+def _ids_params(customer_ids: Sequence[int] | None) -> dict[str, Any]:
+    return {} if customer_ids is None else {"ids": list(customer_ids)}
+
+
+def _open_invoice_rows(customer_ids: Sequence[int] | None) -> str:
+    return f"""
+        SELECT i.id, i.customer_id, i.currency, i.issued_on, i.due_on,
+               i.total_micros - COALESCE(
+                   (SELECT SUM(a.amount_micros) FROM payment_allocations a
+                    WHERE a.invoice_id = i.id), 0) AS open_micros
+        FROM invoices i WHERE 1 = 1{ids_filter("i.customer_id", customer_ids)}"""
+
+
+def _open_payment_rows(customer_ids: Sequence[int] | None) -> str:
+    return f"""
+        SELECT p.id, p.customer_id, p.currency, p.received_on,
+               p.amount_micros - COALESCE(
+                   (SELECT SUM(a.amount_micros) FROM payment_allocations a
+                    WHERE a.payment_id = p.id), 0) AS open_micros
+        FROM payments p
+        WHERE p.reversed_at IS NULL{ids_filter("p.customer_id", customer_ids)}"""
+
+
+def _fifo_merge(bind: Bind, customer_ids: Sequence[int]) -> int:
+    """The oldest-first rule of `_fifo_sql` for `customer_ids`, as a merge in Python: per
+    customer and currency, invoices by (due_on, issued_on, id) meet payments by
+    (received_on, id), each allocation the smaller of what is left on either side."""
+    if not customer_ids:
+        return 0
+    params = {"ids": list(customer_ids)}
+    invoices: dict[tuple[int, str], list[list[Any]]] = {}
+    for r in bind.execute(
+        query(
+            f"SELECT * FROM ({_open_invoice_rows(customer_ids)}) o WHERE open_micros > 0 "
+            "ORDER BY customer_id, currency, due_on, issued_on, id",
+            "ids",
+        ),
+        params,
+    ):
+        invoices.setdefault((r.customer_id, r.currency), []).append(
+            [r.id, str(r.issued_on), int(r.open_micros)]
+        )
+    new: list[dict[str, Any]] = []
+    for r in bind.execute(
+        query(
+            f"SELECT * FROM ({_open_payment_rows(customer_ids)}) o WHERE open_micros > 0 "
+            "ORDER BY customer_id, currency, received_on, id",
+            "ids",
+        ),
+        params,
+    ):
+        left = int(r.open_micros)
+        queue = invoices.get((r.customer_id, r.currency), [])
+        while left > 0 and queue:
+            head = queue[0]
+            amount = min(left, head[2])
+            new.append(
+                {
+                    "payment_id": r.id,
+                    "invoice_id": head[0],
+                    "applied_on": date.fromisoformat(max(str(r.received_on), head[1])[:10]),
+                    "amount_micros": amount,
+                }
+            )
+            left -= amount
+            head[2] -= amount
+            if head[2] == 0:
+                queue.pop(0)
+    if new:
+        bind.execute(
+            query(
+                "INSERT INTO payment_allocations"
+                " (payment_id, invoice_id, applied_on, amount_micros)"
+                " VALUES (:payment_id, :invoice_id, :applied_on, :amount_micros)"
+            ),
+            new,
+        )
+    return len(new)
+
+
+def _fifo_sql(bind: Bind, customer_ids: Sequence[int] | None, skip: Sequence[int]) -> int:
+    """`_fifo_pass` as one statement, leaving out the customers `skip`."""
     if customer_ids is None:
         paid_inv = "SELECT invoice_id, SUM(amount_micros) AS paid FROM payment_allocations "
         paid_inv += "GROUP BY invoice_id"
@@ -164,6 +306,9 @@ def _fifo_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
         )
     inv_filter = ids_filter("i.customer_id", customer_ids)
     pay_filter = ids_filter("p.customer_id", customer_ids)
+    if skip:
+        inv_filter += " AND i.customer_id NOT IN :skip"
+        pay_filter += " AND p.customer_id NOT IN :skip"
     # INSERT first, WITH inside: Python's sqlite3 reports rowcount only for statements
     # that begin with INSERT.
     sql = f"""
@@ -180,7 +325,7 @@ def _fifo_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
             SELECT p.id, p.customer_id, p.currency, p.received_on,
                    p.amount_micros - COALESCE(u.used, 0) AS left_micros
             FROM payments p LEFT JOIN used_pay u ON u.payment_id = p.id
-            WHERE p.amount_micros - COALESCE(u.used, 0) > 0{pay_filter}
+            WHERE p.amount_micros - COALESCE(u.used, 0) > 0 AND p.reversed_at IS NULL{pay_filter}
         ),
         inv_iv AS (
             SELECT id, customer_id, currency, issued_on,
@@ -212,8 +357,12 @@ def _fifo_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
          AND i.hi - i.open_micros < p.hi AND p.hi - p.left_micros < i.hi
         ORDER BY p.id, i.id
     """
-    params = {} if customer_ids is None else {"ids": list(customer_ids)}
-    result = bind.execute(query(sql, *(["ids"] if customer_ids is not None else [])), params)
+    params = _ids_params(customer_ids)
+    names = _ids_names(customer_ids)
+    if skip:
+        params["skip"] = list(skip)
+        names.append("skip")
+    result = bind.execute(query(sql, *names), params)
     return max(cast(CursorResult[Any], result).rowcount or 0, 0)
 
 
@@ -222,7 +371,7 @@ def refresh_settlement(bind: Bind, customer_ids: Sequence[int] | None = None) ->
 
     `invoices.paid_micros` / `payments.applied_micros` are the sums of their allocations and
     `settled_on` the day of the allocation that left nothing open (NULL while something is).
-    Allocations only grow, so these are caches of `payment_allocations`; `allocate` refreshes
+    These are caches of `payment_allocations`; `allocate` (and `reverse_payment`) refreshes
     them, and so must anything else that writes allocations (the demo book, benchmarks).
     The facts query then reads only what was not settled by its day.
     """
@@ -308,6 +457,9 @@ def record_payment(
         )
     if amount.amount <= 0:
         raise PaymentError(f"payment {reference!r}: amount must be positive, got {amount}")
+    too_large = beyond_limit(amount.amount, amount.currency)
+    if too_large is not None:
+        raise PaymentError(f"payment {reference!r}: {too_large}")
     if not reference or not reference.strip():
         raise PaymentError("payment reference must not be empty")
     if session.scalar(select(Payment.id).where(Payment.reference == reference)) is not None:
@@ -363,3 +515,129 @@ def record_payment(
         },
     )
     return payment
+
+
+#: How many similar references an unknown payment reference names.
+CANDIDATES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """A payment reversed: what it had paid (invoice number, amount) and what was re-applied."""
+
+    payment_id: int
+    customer_id: int
+    reference: str
+    amount: Money
+    removed: list[tuple[str, Money]]
+    allocations_created: int
+
+
+def find_payment(session: Session, reference: str) -> Payment:
+    """The payment with `reference`, or NotFoundError naming up to five similar references
+    (containing it, case-insensitively)."""
+    ref = reference.strip()
+    payment = session.scalar(select(Payment).where(Payment.reference == ref))
+    if payment is not None:
+        return payment
+    like = ref.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    similar = session.scalars(
+        select(Payment.reference)
+        .where(func.lower(Payment.reference).like(f"%{like}%", escape="\\"))
+        .order_by(Payment.reference)
+        .limit(CANDIDATES_SHOWN)
+    ).all()
+    hint = f"; similar references: {', '.join(repr(r) for r in similar)}" if similar else ""
+    raise NotFoundError(f"unknown payment reference {ref!r}{hint}")
+
+
+def reverse_payment(
+    session: Session, *, reference: str, reason: str, by: str, at: datetime
+) -> Reversal:
+    """Reverse a payment (bounced, or recorded by mistake), in the caller's transaction.
+
+    The payment row stays, marked with who reversed it, when and why; its allocations are
+    removed (the `payment.reversed` audit event lists them), so the invoices it paid are open
+    again for every day; other payments of the customer with money left are applied again
+    (`allocate`). Its `settled_on` becomes its own received day, so the facts never count it
+    as unapplied credit. Refuses an unknown reference (NotFoundError naming similar ones), a
+    payment already reversed (ConflictError), a credit note (undone by its dispute, not
+    here) and an empty reason or person.
+    """
+    if not reason or not reason.strip():
+        raise PaymentError("a reversal needs a reason (--reason)")
+    if not by or not by.strip():
+        raise PaymentError("a reversal needs the person who reverses it (--by)")
+    payment = find_payment(session, reference)
+    if payment.reversed_at is not None:
+        raise ConflictError(
+            f"payment {payment.reference!r} is already reversed (on "
+            f"{payment.reversed_at.date().isoformat()} by {payment.reversed_by}: "
+            f"{payment.reversal_reason})"
+        )
+    if payment.method == "credit_note":
+        raise PaymentError(
+            f"payment {payment.reference!r} is a credit note of an upheld dispute; it is not "
+            "a payment received and cannot be reversed"
+        )
+    _lock(session)
+    amount = Money(payment.amount, payment.currency)
+    rows = session.execute(
+        select(
+            PaymentAllocation.id,
+            PaymentAllocation.invoice_id,
+            Invoice.number,
+            PaymentAllocation.amount,
+            PaymentAllocation.applied_on,
+        )
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id == payment.id)
+        .order_by(PaymentAllocation.id)
+    ).all()
+    removed = [(r.number, Money(r.amount, payment.currency)) for r in rows]
+    invoice_ids = sorted({r.invoice_id for r in rows})
+    session.execute(
+        query("DELETE FROM payment_allocations WHERE payment_id = :id"), {"id": payment.id}
+    )
+    if invoice_ids:
+        # Open again; refresh_settlement below recomputes those other payments still pay.
+        session.execute(
+            query("UPDATE invoices SET paid_micros = 0, settled_on = NULL WHERE id IN :ids", "ids"),
+            {"ids": invoice_ids},
+        )
+    payment.reversed_at = at
+    payment.reversed_by = by.strip()
+    payment.reversal_reason = reason.strip()
+    payment.applied = Decimal(0)
+    payment.settled_on = payment.received_on
+    session.flush()
+    session.expire(payment, ["allocations"])
+    refresh_settlement(session, [payment.customer_id])
+    created = allocate(session, [payment.customer_id])
+    audit.record(
+        session,
+        actor=by.strip(),
+        action="payment.reversed",
+        subject_type="customer",
+        subject_id=payment.customer_id,
+        data={
+            "payment_id": payment.id,
+            "reference": payment.reference,
+            "received_on": payment.received_on.isoformat(),
+            "amount": str(amount.amount),
+            "currency": amount.currency,
+            "reason": payment.reversal_reason,
+            "allocations_removed": [
+                {
+                    "invoice": r.number,
+                    "amount": str(Money(r.amount, payment.currency).amount),
+                    "applied_on": r.applied_on.isoformat()
+                    if hasattr(r.applied_on, "isoformat")
+                    else str(r.applied_on),
+                }
+                for r in rows
+            ],
+            "allocations_created": created,
+        },
+    )
+    return Reversal(payment.id, payment.customer_id, payment.reference, amount, removed, created)

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 from riskdesk.db.models import Customer
 from riskdesk.imports.errors import ImportFileError, RowError
 from riskdesk.imports.headers import Field, normalise, resolve
-from riskdesk.money import CURRENCIES, decimal_to_micros, finer_than_currency, to_decimal
+from riskdesk.money import CURRENCIES, beyond_limit, finer_than_currency, to_decimal
 
-_MAX_MICROS = 2**63 - 1
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
@@ -172,8 +171,9 @@ class Checker:
         except ValueError:
             r.problems.append((self.label(name), f"not a finite amount: {v!r}"))
             return None
-        if abs(decimal_to_micros(amount)) > _MAX_MICROS:
-            r.problems.append((self.label(name), f"amount too large: {v!r}"))
+        too_large = beyond_limit(amount, currency)
+        if too_large is not None:
+            r.problems.append((self.label(name), too_large))
             return None
         finer = None if currency is None else finer_than_currency(amount, currency)
         if finer is not None:

@@ -201,6 +201,12 @@ class Payment(Base):
         "applied_micros", Micros, default=Decimal(0), server_default=text("0")
     )
     settled_on: Mapped[date | None] = mapped_column(Date)
+    # A reversed payment (bounced, recorded by mistake: `payments reverse`) stays, with who
+    # reversed it, when and why; its allocations are removed (listed in the audit event) and
+    # `settled_on` is its own day, so no facts query counts it for any day.
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reversed_by: Mapped[str | None] = mapped_column(String(100))
+    reversal_reason: Mapped[str | None] = mapped_column(Text)
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", cascade="all, delete-orphan"
