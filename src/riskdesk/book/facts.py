@@ -19,18 +19,29 @@ Definitions, all as of the day `as_of` (inclusive):
   the aging buckets, not in overdue_amount);
 - unapplied_credit: money received on or before as_of not yet applied to an invoice by then,
   in the customer's currency (reported, not subtracted from the balance);
-- unbilled_usage: rated usage in the customer's currency dated on or before as_of and after
-  the period end of the customer's last invoice (all usage if no invoice has a period end);
+- unbilled_usage: rated usage dated on or before as_of and after the period end of the
+  customer's last invoice (all usage if no invoice has a period end), in the customer's
+  currency. Usage billed in another currency is converted (`_foreign_usage_sql`): with the
+  row's own rate when the row's pricing currency is the customer's (Partner Center's
+  PCToBCExchangeRate converts pricing into billing currency, so the amount is divided by it),
+  else with the latest `exchange_rates` rate of the pair on or before the usage day. Usage
+  with neither stays out of the sums and is listed in `unconverted_usage` (in its own
+  currency), never dropped;
 - open_orders: orders still open, created on or before as_of;
 - exposure = open_balance + unbilled_usage + open_orders.
+
+Rounding: amounts are exact micros in SQL; a converted amount is exact (a Decimal product or
+quotient) until it is added to the customer's exact sums, and each shown figure
+(unbilled_usage, exposure) is rounded half to even to the currency's minor unit once, there
+(`_with_foreign_usage`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from sqlalchemy import BindParameter, Date, String, TextClause, bindparam, text
@@ -65,6 +76,9 @@ class CustomerFacts:
     unbilled_usage: Money
     open_orders: Money
     exposure: Money
+    # Unbilled usage in another currency with no rate to convert it (per currency, as
+    # billed): not in unbilled_usage or exposure, which understate the position by it.
+    unconverted_usage: tuple[Money, ...] = ()
 
     @property
     def available_credit(self) -> Money | None:
@@ -269,6 +283,117 @@ def _facts_sql(
     """
 
 
+def _foreign_usage_sql(customer_ids: Sequence[int] | None) -> str:
+    """Unbilled usage billed in another currency than its customer's, summed per customer,
+    billed currency and the rate that converts it: the row's own (`row_rate`, when the row's
+    pricing currency is the customer's) or the rate table's latest for the pair on or before
+    the usage day (`table_rate`); both NULL when none is known. Set-based: the usage rows
+    are grouped per day and rate before the rate table is joined, and Python only multiplies
+    the few group sums (`_with_foreign_usage`)."""
+    return f"""
+    WITH usage_customers AS (
+        SELECT DISTINCT customer_id FROM usage_records
+        WHERE usage_date <= :as_of{_ids_clause("customer_id", customer_ids)}
+    ),
+    last_period AS (
+        SELECT i.customer_id, MAX(i.period_end) AS last_end
+        FROM invoices i
+        WHERE i.customer_id IN (SELECT customer_id FROM usage_customers)
+          AND i.issued_on <= :as_of AND i.period_end <= :as_of
+        GROUP BY i.customer_id
+    ),
+    foreign_usage AS (
+        SELECT u.customer_id, u.currency AS from_currency, c.currency AS to_currency,
+               u.usage_date,
+               CASE WHEN u.pricing_currency = c.currency THEN u.pc_to_bc_rate END AS row_rate,
+               SUM(u.amount_micros) AS micros
+        FROM usage_records u
+        JOIN customers c ON c.id = u.customer_id
+        LEFT JOIN last_period lp ON lp.customer_id = u.customer_id
+        WHERE u.currency <> c.currency AND u.usage_date <= :as_of
+              AND (lp.last_end IS NULL OR u.usage_date > lp.last_end)
+              {_ids_clause("u.customer_id", customer_ids)}
+        GROUP BY u.customer_id, u.currency, c.currency, u.usage_date,
+                 CASE WHEN u.pricing_currency = c.currency THEN u.pc_to_bc_rate END
+    )
+    SELECT f.customer_id, f.from_currency, f.row_rate, r.rate AS table_rate,
+           SUM(f.micros) AS micros
+    FROM foreign_usage f
+    LEFT JOIN exchange_rates r
+           ON f.row_rate IS NULL
+          AND r.from_currency = f.from_currency AND r.to_currency = f.to_currency
+          AND r.day = (SELECT MAX(r2.day) FROM exchange_rates r2
+                       WHERE r2.from_currency = f.from_currency
+                         AND r2.to_currency = f.to_currency AND r2.day <= f.usage_date)
+    GROUP BY f.customer_id, f.from_currency, f.row_rate, r.rate
+    ORDER BY f.customer_id, f.from_currency
+    """
+
+
+# Enough digits that a quotient by a row's rate is exact far below any minor unit.
+_EXACT = Context(prec=60)
+
+
+def _foreign_usage(
+    bind: Bind, as_of: date, customer_ids: Sequence[int] | None
+) -> dict[int, tuple[Decimal, dict[str, int]]]:
+    """customer id -> (converted amount in its currency, exact; micros per currency that no
+    rate converts), for customers with unbilled usage in another currency."""
+    sql = _foreign_usage_sql(customer_ids)
+    binds: list[BindParameter[Any]] = [bindparam("as_of", type_=Date)]
+    if customer_ids is not None:
+        binds.append(bindparam("ids", expanding=True))
+    params: dict[str, Any] = {"as_of": as_of}
+    if customer_ids is not None:
+        params["ids"] = list(customer_ids)
+    out: dict[int, tuple[Decimal, dict[str, int]]] = {}
+    for customer_id, from_currency, row_rate, table_rate, micros in bind.execute(
+        text(sql).bindparams(*binds), params
+    ):
+        converted, unconverted = out.get(customer_id, (Decimal(0), {}))
+        amount = Decimal(int(micros)).scaleb(-6)
+        if row_rate is not None:
+            converted = _EXACT.add(converted, _EXACT.divide(amount, Decimal(row_rate)))
+        elif table_rate is not None:
+            converted = _EXACT.add(converted, _EXACT.multiply(amount, Decimal(table_rate)))
+        else:
+            unconverted[from_currency] = unconverted.get(from_currency, 0) + int(micros)
+        out[customer_id] = (converted, unconverted)
+    return out
+
+
+def _with_foreign_usage(
+    facts: list[CustomerFacts],
+    rows: Sequence[Any],
+    foreign: dict[int, tuple[Decimal, dict[str, int]]],
+) -> list[CustomerFacts]:
+    """`facts` with converted usage added to unbilled_usage and exposure (each rounded half
+    to even once, from the exact same-currency sum plus the exact converted amount), and the
+    usage no rate converts listed in unconverted_usage."""
+    if not foreign:
+        return facts
+    exact = {r[0]: (r[14] or 0, r[16] or 0) for r in rows if r[0] in foreign}
+    result = []
+    for f in facts:
+        found = foreign.get(f.customer_id)
+        if found is None:
+            result.append(f)
+            continue
+        converted, unconverted = found
+        unbilled_micros, exposure_micros = exact[f.customer_id]
+        result.append(
+            replace(
+                f,
+                unbilled_usage=Money(Decimal(unbilled_micros).scaleb(-6) + converted, f.currency),
+                exposure=Money(Decimal(exposure_micros).scaleb(-6) + converted, f.currency),
+                unconverted_usage=tuple(
+                    Money(Decimal(m).scaleb(-6), c) for c, m in sorted(unconverted.items())
+                ),
+            )
+        )
+    return result
+
+
 def _params(as_of: date, customer_ids: Sequence[int] | None) -> dict[str, Any]:
     values: dict[str, Any] = {
         "as_of": as_of,
@@ -396,6 +521,7 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
                     "unbilled_usage": unbilled,
                     "open_orders": orders,
                     "exposure": exposure,
+                    "unconverted_usage": (),
                 },
             )
             append(f)
@@ -437,7 +563,8 @@ def customer_facts(
         return []
     sql = _facts_sql(dialect_name(connection_or_session), ids, order_by="c.id", limit=False)
     rows = _fetch(connection_or_session, _clause(sql, ids), _params(as_of, ids))
-    return _rows_to_facts(rows, as_of)
+    foreign = _foreign_usage(connection_or_session, as_of, ids)
+    return _with_foreign_usage(_rows_to_facts(rows, as_of), rows, foreign)
 
 
 def top_exposures(
@@ -451,7 +578,11 @@ def top_exposures(
     """
     dialect = dialect_name(connection_or_session)
     sql = _facts_sql(dialect, None, order_by="exposure_micros DESC, c.id", limit=True)
-    params = _params(as_of, None) | {"limit": int(limit)}
+    # Converted usage is added in Python, after the SQL ranking: ask for as many more rows as
+    # there are customers with foreign usage, and rank those customers with the rest. Any
+    # other customer in the true top `limit` is among the SQL's top `limit + len(foreign)`.
+    foreign = _foreign_usage(connection_or_session, as_of, None)
+    params = _params(as_of, None) | {"limit": int(limit) + len(foreign)}
     if currency is None:
         clause = _clause(sql, None)
     else:
@@ -459,7 +590,16 @@ def top_exposures(
         clause = _clause(sql, None).bindparams(bindparam("currency", type_=String))
         params["currency"] = check_currency(currency)
     rows = _fetch(connection_or_session, clause, params)
-    return _rows_to_facts(rows, as_of)
+    if not foreign:
+        return _rows_to_facts(rows, as_of)
+    candidates = sorted({r[0] for r in rows} | set(foreign))
+    ranked = [
+        f
+        for f in customer_facts(connection_or_session, as_of, candidates)
+        if currency is None or f.currency == params["currency"]
+    ]
+    ranked.sort(key=lambda f: (-f.exposure.amount, f.customer_id))
+    return ranked[: int(limit)]
 
 
 def aging_summary(connection_or_session: Bind, as_of: date) -> list[AgingRow]:

@@ -15,7 +15,17 @@ from typing import Annotated
 import typer
 
 from riskdesk.app.bootstrap import bootstrap
-from riskdesk.cli import book, cases, collections, invoices, outbox, payments, promises, provider
+from riskdesk.cli import (
+    book,
+    cases,
+    collections,
+    invoices,
+    outbox,
+    payments,
+    promises,
+    provider,
+    rates,
+)
 from riskdesk.cli._common import CommandContext, Overrides, console, default_actor
 from riskdesk.config import Settings
 
@@ -67,7 +77,7 @@ def _global(
     ctx.call_on_close(deps.close)
 
 
-for module in (book, provider, collections, payments, invoices, promises, outbox, cases):
+for module in (book, provider, collections, payments, invoices, promises, outbox, cases, rates):
     module.register(app)
 
 
