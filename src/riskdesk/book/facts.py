@@ -257,6 +257,11 @@ def _facts_sql(
               {_ids_clause("u.customer_id", customer_ids)}
         GROUP BY u.customer_id, u.currency
     ),
+    foreign_unbilled AS (
+        SELECT ub.customer_id FROM unbilled ub JOIN customers c ON c.id = ub.customer_id
+        WHERE ub.currency <> c.currency
+        GROUP BY ub.customer_id
+    ),
     open_orders AS (
         SELECT customer_id, currency, SUM(amount_micros) AS orders_micros
         FROM orders
@@ -271,12 +276,14 @@ def _facts_sql(
            {big("ub.unbilled_micros")}, {big("oo.orders_micros")},
            {big(exposure)} AS exposure_micros,
            COALESCE(ia.unpaid_count, 0) AS unpaid_count,
-           CASE WHEN ia.oldest_due IS NULL THEN 0 ELSE {days} END AS days_past_due
+           CASE WHEN ia.oldest_due IS NULL THEN 0 ELSE {days} END AS days_past_due,
+           CASE WHEN fu.customer_id IS NULL THEN 0 ELSE 1 END AS foreign_usage
     FROM customers c
     LEFT JOIN inv_agg ia ON ia.customer_id = c.id AND ia.currency = c.currency
     LEFT JOIN credit cr ON cr.customer_id = c.id AND cr.currency = c.currency
     LEFT JOIN unbilled ub ON ub.customer_id = c.id AND ub.currency = c.currency
     LEFT JOIN open_orders oo ON oo.customer_id = c.id AND oo.currency = c.currency
+    LEFT JOIN foreign_unbilled fu ON fu.customer_id = c.id
     WHERE 1 = 1{_ids_clause("c.id", customer_ids)}
     ORDER BY {order_by}
     {"LIMIT :limit" if limit else ""}
@@ -289,32 +296,32 @@ def _foreign_usage_sql(customer_ids: Sequence[int] | None) -> str:
     pricing currency is the customer's) or the rate table's latest for the pair on or before
     the usage day (`table_rate`); both NULL when none is known. Set-based: the usage rows
     are grouped per day and rate before the rate table is joined, and Python only multiplies
-    the few group sums (`_with_foreign_usage`)."""
+    the few group sums (`_with_foreign_usage`). The invoices are read only for customers
+    with such usage, so a book without any costs one pass over the usage rows."""
     return f"""
-    WITH usage_customers AS (
-        SELECT DISTINCT customer_id FROM usage_records
-        WHERE usage_date <= :as_of{_ids_clause("customer_id", customer_ids)}
+    WITH foreign_rows AS (
+        SELECT u.customer_id, u.currency AS from_currency, c.currency AS to_currency,
+               u.usage_date, u.amount_micros,
+               CASE WHEN u.pricing_currency = c.currency THEN u.pc_to_bc_rate END AS row_rate
+        FROM usage_records u
+        JOIN customers c ON c.id = u.customer_id
+        WHERE u.currency <> c.currency AND u.usage_date <= :as_of
+              {_ids_clause("u.customer_id", customer_ids)}
     ),
     last_period AS (
         SELECT i.customer_id, MAX(i.period_end) AS last_end
         FROM invoices i
-        WHERE i.customer_id IN (SELECT customer_id FROM usage_customers)
+        WHERE i.customer_id IN (SELECT customer_id FROM foreign_rows)
           AND i.issued_on <= :as_of AND i.period_end <= :as_of
         GROUP BY i.customer_id
     ),
     foreign_usage AS (
-        SELECT u.customer_id, u.currency AS from_currency, c.currency AS to_currency,
-               u.usage_date,
-               CASE WHEN u.pricing_currency = c.currency THEN u.pc_to_bc_rate END AS row_rate,
-               SUM(u.amount_micros) AS micros
-        FROM usage_records u
-        JOIN customers c ON c.id = u.customer_id
-        LEFT JOIN last_period lp ON lp.customer_id = u.customer_id
-        WHERE u.currency <> c.currency AND u.usage_date <= :as_of
-              AND (lp.last_end IS NULL OR u.usage_date > lp.last_end)
-              {_ids_clause("u.customer_id", customer_ids)}
-        GROUP BY u.customer_id, u.currency, c.currency, u.usage_date,
-                 CASE WHEN u.pricing_currency = c.currency THEN u.pc_to_bc_rate END
+        SELECT f.customer_id, f.from_currency, f.to_currency, f.usage_date, f.row_rate,
+               SUM(f.amount_micros) AS micros
+        FROM foreign_rows f
+        LEFT JOIN last_period lp ON lp.customer_id = f.customer_id
+        WHERE lp.last_end IS NULL OR f.usage_date > lp.last_end
+        GROUP BY f.customer_id, f.from_currency, f.to_currency, f.usage_date, f.row_rate
     )
     SELECT f.customer_id, f.from_currency, f.row_rate, r.rate AS table_rate,
            SUM(f.micros) AS micros
@@ -329,6 +336,9 @@ def _foreign_usage_sql(customer_ids: Sequence[int] | None) -> str:
     ORDER BY f.customer_id, f.from_currency
     """
 
+
+# At most this many customer ids go into one `IN` list (SQLite allows 32,766 parameters).
+_FEW = 5_000
 
 # Enough digits that a quotient by a row's rate is exact far below any minor unit.
 _EXACT = Context(prec=60)
@@ -563,8 +573,14 @@ def customer_facts(
         return []
     sql = _facts_sql(dialect_name(connection_or_session), ids, order_by="c.id", limit=False)
     rows = _fetch(connection_or_session, _clause(sql, ids), _params(as_of, ids))
-    foreign = _foreign_usage(connection_or_session, as_of, ids)
-    return _with_foreign_usage(_rows_to_facts(rows, as_of), rows, foreign)
+    facts = _rows_to_facts(rows, as_of)
+    # The statement flags customers with unbilled usage in another currency; only those
+    # are read again, to convert it (the whole book at once when there are many).
+    flagged = [r[0] for r in rows if r[19]]
+    if not flagged:
+        return facts
+    some = flagged if len(flagged) <= _FEW else ids
+    return _with_foreign_usage(facts, rows, _foreign_usage(connection_or_session, as_of, some))
 
 
 def top_exposures(
