@@ -264,6 +264,7 @@ def test_the_split_sums_give_the_same_facts_as_the_plain_ones(engine):
     """The statement taken after an overflow (units and remainders summed apart) agrees with
     the everyday one on a book of positive, negative and fractional amounts."""
     from riskdesk.book import facts as book_facts
+    from riskdesk.book import facts_sql
 
     with session_scope(engine) as s:
         a = customer(s, "Contoso", "EUR")
@@ -283,9 +284,9 @@ def test_the_split_sums_give_the_same_facts_as_the_plain_ones(engine):
         dialect = conn.dialect.name
         results = []
         for split in (False, True):
-            sql = book_facts._facts_sql(dialect, None, order_by="c.id", limit=False, split=split)
+            sql = facts_sql.facts_sql(dialect, None, order_by="c.id", limit=False, split=split)
             rows = book_facts._fetch(
-                conn, book_facts._clause(sql, None), book_facts._params(as_of, None)
+                conn, facts_sql.clause_for(sql, None), facts_sql.params_for(as_of, None)
             )
             results.append(book_facts._rows_to_facts(rows, as_of, split))
     assert results[0] == results[1]

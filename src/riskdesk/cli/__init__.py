@@ -26,6 +26,7 @@ from riskdesk.cli import (
     payments,
     promises,
     provider,
+    rates,
 )
 from riskdesk.cli._common import CommandContext, Overrides, console, default_actor
 from riskdesk.config import Settings
@@ -78,7 +79,18 @@ def _global(
     ctx.call_on_close(deps.close)
 
 
-for module in (book, provider, collections, payments, invoices, promises, outbox, cases, audit):
+for module in (
+    book,
+    provider,
+    collections,
+    payments,
+    invoices,
+    promises,
+    outbox,
+    cases,
+    audit,
+    rates,
+):
     module.register(app)
 
 

@@ -58,3 +58,7 @@ from riskdesk.db.models.provider import (  # noqa: F401
     ProviderFraudEvent,
     SyncState,
 )
+from riskdesk.db.models.rates import (  # noqa: F401
+    ExchangeRate,
+    RateText,
+)
