@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from outbox_fixtures import T0, Clock
-from riskdesk.actions.executor import Holder, holder_gone
+from riskdesk.actions.recovery import Holder, holder_gone
 from riskdesk.app.clock import FixedClock
 from riskdesk.cli import app
 from riskdesk.cli._common import Overrides

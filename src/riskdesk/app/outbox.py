@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from riskdesk.actions import outbox
-from riskdesk.actions.executor import Holder, holder_gone, recover_abandoned
+from riskdesk.actions.recovery import Holder, holder_gone, recover_abandoned
 from riskdesk.app.deps import Deps
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionStatus, OutboxAction

@@ -1,7 +1,7 @@
 """Who holds an executor's claim; re-evaluations still owed after a committed change.
 
 `outbox_actions.claimed_by` names the process that claimed an action (host and pid
-namespace, pid, process start time, a per-process token: `riskdesk.actions.executor.Holder`),
+namespace, pid, process start time, a per-process token: `riskdesk.actions.recovery.Holder`),
 so the next run recovers an action whose holder is provably gone at once, not after the lease.
 
 `pending_reevaluations` is written in the transaction of a change that must be followed by
