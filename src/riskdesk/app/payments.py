@@ -54,7 +54,10 @@ def exact_money(amount: str, currency: str) -> Money:
     finer = finer_than_currency(value, code)
     if finer is not None:
         raise InvalidInputError(f"{finer}: give the amount exactly as received")
-    return Money(value, code)
+    try:
+        return Money(value, code)
+    except ArithmeticError:  # decimal Overflow / InvalidOperation: more digits than it holds
+        raise InvalidInputError(f"amount {amount!r} {code}: too large to be an amount") from None
 
 
 def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> PaymentResult:

@@ -11,12 +11,45 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskdesk.errors import ConfigError
+from riskdesk.errors import ConfigError, UnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class ReadOnlyDatabaseError(UnavailableError):
+    """The database refused a write: the file (or its directory) is read-only."""
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names (relative to the current directory), or None for anything
+    else (PostgreSQL, in-memory, a `file:` URI)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or "uri" in parsed.query
+    ):
+        return None
+    return Path(database)
+
+
+def _refuse_read_only(parsed: URL, engine: Engine) -> None:
+    """A write to a read-only SQLite database is one error naming it, wherever it happens."""
+    where = parsed.render_as_string(hide_password=True)
+
+    @event.listens_for(engine, "handle_error")
+    def _read_only(context: ExceptionContext) -> None:
+        text = str(context.original_exception).lower()
+        if "readonly database" in text or ("read-only" in text and "database" in text):
+            raise ReadOnlyDatabaseError(
+                f"the database {where} is read-only: riskdesk cannot write to it "
+                "(check the permissions of the file and of its directory)"
+            ) from None
 
 
 def make_engine(url: str) -> Engine:
@@ -37,6 +70,7 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        _refuse_read_only(parsed, engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_pre_ping=True)
@@ -73,6 +107,16 @@ def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
     return set(current) == set(script.get_heads())
+
+
+def unknown_revisions(engine: Engine) -> list[str]:
+    """Revisions the database records that these migrations do not know: a newer riskdesk
+    wrote it (empty when the schema is current, older or absent)."""
+    script = ScriptDirectory.from_config(_alembic_config(engine))
+    known = {revision.revision for revision in script.walk_revisions()}
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+    return sorted(set(current) - known)
 
 
 def dialect(engine_or_session) -> str:
