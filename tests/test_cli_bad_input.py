@@ -99,3 +99,40 @@ def test_as_of_at_the_ends_of_the_range_works(tmp_path, day):
     url = f"sqlite:///{tmp_path / 'book.db'}"
     assert invoke(url, "init").exit_code == 0
     assert invoke(url, "aging", "--as-of", day).exit_code == 0
+
+
+def _with_huge_cell(path, line_index: int, column: int) -> None:
+    lines = path.read_text().splitlines()
+    fields = lines[line_index].split(",")
+    fields[column] = "y" * 10_000_000  # 10 MB in one cell
+    lines[line_index] = ",".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("kind", ["customers", "pc-usage"])
+def test_a_10_mb_cell_is_one_line_naming_file_and_line(tmp_path, kind):
+    from riskdesk.imports.samples import write_pc_usage_csv
+
+    url = f"sqlite:///{tmp_path / 'book.db'}"
+    assert invoke(url, "init").exit_code == 0
+    path = tmp_path / f"{kind}.csv"
+    if kind == "customers":
+        path.write_text(
+            "provider_customer_id,name,currency,payment_terms_days,created_on\n"
+            f"{TENANT},Contoso,EUR,30,2025-01-01\n"
+            "0c5b1e41-2f0b-4c9e-9d51-1a8f3e0b7c22,Fabrikam,EUR,30,2025-01-01\n"
+        )
+        _with_huge_cell(path, 2, 1)
+    else:
+        write_pc_usage_csv(path, [TENANT], 5)
+        _with_huge_cell(path, 2, 3)
+    result = invoke(url, "import", kind, str(path))
+    assert result.exit_code == EXIT_CODES["invalid"]
+    line = _one_line(result)
+    assert line.startswith(f"error: {path}:3: the line is 10,0")
+    assert "nothing was imported" in line
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM customers").scalar() == 0
+        assert connection.exec_driver_sql("SELECT count(*) FROM import_runs").scalar() == 0
+    engine.dispose()
