@@ -439,6 +439,16 @@ def parse_policy(
     data: bytes | str, *, source: str = "<policy>", templates: Collection[str] | None = None
 ) -> Policy:
     """Check and compile a policy given as text; `source` names it in error messages."""
+    try:
+        return _parse_policy(data, source=source, templates=templates)
+    except RecursionError:  # YAML (or a value in it) nested hundreds of levels deep
+        file = Path(source).name if source != "<policy>" else source
+        raise PolicyError(
+            [PolicyProblem(file, 1, "(document)", "nested too deeply to be a policy")]
+        ) from None
+
+
+def _parse_policy(data: bytes | str, *, source: str, templates: Collection[str] | None) -> Policy:
     raw = data.encode() if isinstance(data, str) else data
     version = hashlib.sha256(raw).hexdigest()
     file = Path(source).name if source != "<policy>" else source
