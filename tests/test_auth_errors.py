@@ -45,7 +45,7 @@ def test_unreachable_login_host_is_one_line_naming_it(kind, tmp_path):
     message = str(caught.value)
     assert "\n" not in message
     assert "cannot reach the login host 127.0.0.1" in message
-    assert "authority_host" in message
+    assert "[provider] cloud" in message
     assert "not-a-real" not in message
 
 

@@ -130,7 +130,7 @@ def _reaching(authority_host: str, call: Callable[[], T]) -> T:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "ValueError"
     raise TransientProviderError(
         f"cannot reach the login host {host} ({reason}): check the network, any proxy, and "
-        "the [provider] cloud / authority_host setting",
+        "the [provider] cloud setting",
         call="authenticate",
     ) from None
 
