@@ -136,3 +136,23 @@ def test_a_10_mb_cell_is_one_line_naming_file_and_line(tmp_path, kind):
         assert connection.exec_driver_sql("SELECT count(*) FROM customers").scalar() == 0
         assert connection.exec_driver_sql("SELECT count(*) FROM import_runs").scalar() == 0
     engine.dispose()
+
+
+def test_a_nul_byte_reaching_postgresql_is_one_line_naming_table_and_column(database_url, tmp_path):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL refuses NUL bytes; keeping them out of SQLite is the importer's")
+    assert invoke(database_url, "init").exit_code == 0
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "provider_customer_id,name,currency,payment_terms_days,created_on\n"
+        f"{TENANT},Con\x00toso,EUR,30,2025-01-01\n"
+    )
+    result = invoke(database_url, "import", "customers", str(path))
+    assert result.exit_code == EXIT_CODES["invalid"]
+    assert "a text value for customers.name ('Con\\x00toso') contains a NUL byte" in _one_line(
+        result
+    )
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM customers").scalar() == 0
+    engine.dispose()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -14,7 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskdesk.errors import ConfigError, UnavailableError
+from riskdesk.errors import ConfigError, InvalidInputError, UnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -36,6 +38,42 @@ def sqlite_file(url: str | URL) -> Path | None:
     ):
         return None
     return Path(database)
+
+
+class NulByteError(InvalidInputError):
+    """A text value holding a NUL byte, which PostgreSQL cannot store."""
+
+
+_TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def _nul_field(statement: str | None, parameters: Any) -> str:
+    """`table.column` (or `table`) of the first parameter holding a NUL byte."""
+    found = _TABLE.match(statement or "")
+    table = found.group(1) if found else "a table"
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        items = row.items() if isinstance(row, dict) else enumerate(row or ())
+        for key, value in items:
+            if isinstance(value, str) and "\x00" in value:
+                column = re.sub(r"_m?\d+$", "", str(key)) if isinstance(key, str) else None
+                return (
+                    f"{table}.{column} ({value[:40]!r})" if column else f"{table} ({value[:40]!r})"
+                )
+    return table
+
+
+def _refuse_nul(engine: Engine) -> None:
+    """PostgreSQL refuses text with a NUL byte: one error naming the table and column."""
+
+    @event.listens_for(engine, "handle_error")
+    def _nul(context: ExceptionContext) -> None:
+        if "NUL (0x00)" in str(context.original_exception):
+            where = _nul_field(context.statement, context.parameters)
+            raise NulByteError(
+                f"a text value for {where} contains a NUL byte (\\x00), which the database "
+                "cannot store; nothing was written"
+            ) from None
 
 
 def _refuse_read_only(parsed: URL, engine: Engine) -> None:
@@ -73,7 +111,9 @@ def make_engine(url: str) -> Engine:
         _refuse_read_only(parsed, engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        _refuse_nul(engine)
+        return engine
     raise ConfigError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
     )
