@@ -234,7 +234,7 @@ class AmountRangeError(ValueError):
 
 def beyond_limit(amount: Decimal, currency: str | None = None) -> str | None:
     """Why `amount` is too large for riskdesk to store, or None when it is not."""
-    if abs(amount) < MAX_AMOUNT:
+    if amount.copy_abs() < MAX_AMOUNT:  # copy_abs: abs() overflows the context on 1e999999999
         return None
     code = f" {currency}" if currency else ""
     return (

@@ -56,13 +56,16 @@ def exact_money(amount: str, currency: str, where: str = "") -> Money:
         value = to_decimal(amount.strip())
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"amount {amount!r} {currency!r}: {exc}") from None
+    too_large = beyond_limit(value, code)  # first: a huge exponent overflows the check below
+    if too_large is not None:
+        raise InvalidInputError(f"{where}: {too_large}" if where else too_large)
     finer = finer_than_currency(value, code)
     if finer is not None:
         raise InvalidInputError(f"{finer}: give the amount exactly as received")
-    too_large = beyond_limit(value, code)
-    if too_large is not None:
-        raise InvalidInputError(f"{where}: {too_large}" if where else too_large)
-    return Money(value, code)
+    try:
+        return Money(value, code)
+    except ArithmeticError:  # decimal Overflow / InvalidOperation: more digits than it holds
+        raise InvalidInputError(f"amount {amount!r} {code}: too large to be an amount") from None
 
 
 def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> PaymentResult:
