@@ -250,3 +250,31 @@ def test_an_invoice_marked_disputed_without_a_record_can_be_resolved(engine, dep
     with session_scope(engine) as session:
         (row,) = session.scalars(select(InvoiceDispute)).all()
         assert (row.reason, row.opened_by, row.outcome) == (UNRECORDED_REASON, "unknown", "upheld")
+
+
+def test_a_dispute_whose_follow_up_failed_is_judged_by_the_next_command(
+    engine, deps, fabrikam, monkeypatch
+):
+    """The dispute's transaction owes the re-evaluation: a follow-up that fails after the
+    commit (here the database goes away) leaves it owed, and the next command settles it."""
+    from riskdesk.app import reevaluate as follow_up
+    from riskdesk.app.reevaluate import FollowUpFailedError, settle_pending
+    from riskdesk.db.models import PendingReevaluation
+    from riskdesk.errors import UnavailableError
+
+    def database_gone(*args, **kwargs):
+        raise UnavailableError("the database went away")
+
+    dispute(deps, "INV-7001")
+    with monkeypatch.context() as patch:
+        patch.setattr(follow_up, "settle_pending", database_gone)
+        with pytest.raises(FollowUpFailedError, match="is recorded"):
+            dispute(deps, "INV-7002", reason="price differs from the quote")
+    assert stage(engine, fabrikam) == "suspended"  # not judged yet
+    with session_scope(engine) as session:
+        owed = session.scalars(select(PendingReevaluation.customer_id)).all()
+    assert owed == [fabrikam]
+    settle_pending(deps, load_policy(STANDARD), actor="next-command")
+    assert stage(engine, fabrikam) is None
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count()).select_from(PendingReevaluation)) == 0

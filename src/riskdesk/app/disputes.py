@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from riskdesk.app.deps import Deps
-from riskdesk.app.reevaluate import Reevaluation, reevaluate
+from riskdesk.app.reevaluate import Reevaluation, owe_reevaluation, reevaluate
 from riskdesk.book import disputes as book
 from riskdesk.book.disputes import DisputeChange
 from riskdesk.db.engine import session_scope
@@ -41,6 +41,9 @@ def open_dispute(
         deps.check_effects()
     with session_scope(engine) as session:
         change = book.open_dispute(session, invoice, reason=reason, actor=actor, now=deps.now())
+        owe_reevaluation(
+            session, change.customer_id, cause=f"dispute #{change.dispute_id}", now=deps.now()
+        )
     followed = reevaluate(
         deps,
         loaded,
@@ -77,6 +80,9 @@ def resolve_dispute(
             actor=actor,
             now=deps.now(),
             today=deps.today(),
+        )
+        owe_reevaluation(
+            session, change.customer_id, cause=f"dispute #{change.dispute_id}", now=deps.now()
         )
     followed = reevaluate(
         deps,

@@ -161,6 +161,9 @@ def reverse_payment(deps: Deps, request: ReversalRequest, *, actor: str) -> Reve
         reversal = _reverse(
             session, reference=request.reference, reason=request.reason, by=actor, at=deps.now()
         )
+        owe_reevaluation(
+            session, reversal.customer_id, cause=f"reversal of {reversal.reference}", now=deps.now()
+        )
     followup = reevaluate(
         deps,
         policy,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.payments import exact_money
-from riskdesk.app.reevaluate import Reevaluation, reevaluate
+from riskdesk.app.reevaluate import Reevaluation, owe_reevaluation, reevaluate
 from riskdesk.book import promises as book
 from riskdesk.book.customers import find_customer
 from riskdesk.book.promises import PromiseView
@@ -75,6 +75,7 @@ def add_promise(deps: Deps, request: PromiseRequest, *, actor: str) -> PromiseRe
             today=deps.today(),
         )
         ids = (promise.id, customer.id, customer.name)
+        owe_reevaluation(session, customer.id, cause=f"promise #{promise.id}", now=deps.now())
     followed = reevaluate(
         deps,
         loaded,
@@ -126,6 +127,7 @@ def cancel_promise(
             session, promise_id, reason=reason, actor=actor, now=deps.now()
         )
         customer_id = promise.customer_id
+        owe_reevaluation(session, customer_id, cause=f"promise #{promise_id}", now=deps.now())
     followed = reevaluate(
         deps,
         loaded,

@@ -58,20 +58,26 @@ def reevaluate(
     """Judge `customer_id` as of today with `policy`; with `execute`, carry out what is due.
 
     `recorded` says what was saved (e.g. "the dispute of invoice INV-1 is recorded"), for the
-    error raised should this fail. Check the policy and, with `execute`, `deps.check_effects()`
-    before writing the change, so that a setting that is wrong refuses the change instead.
+    error raised should this fail. The change's transaction should `owe_reevaluation`, so
+    that a command killed before this is finished by the next one. Check the policy and, with
+    `execute`, `deps.check_effects()` before writing the change, so that a setting that is
+    wrong refuses the change instead.
     """
     result = Reevaluation()
     step, later = "re-evaluating the customer", "the next collections run will re-evaluate it"
     try:
-        report = run_collections(
-            deps.engine(),
-            policy,
-            as_of=deps.today(),
-            customer_ids=[customer_id],
-            actor=actor,
-            now=deps.now(),
-        )
+        # What the change owed (`owe_reevaluation`) is settled by this judgement; with nothing
+        # owed (another command judged the customer meanwhile) it is judged all the same.
+        report = settle_pending(deps, policy, actor=actor, customer_ids=[customer_id])
+        if report is None:
+            report = run_collections(
+                deps.engine(),
+                policy,
+                as_of=deps.today(),
+                customer_ids=[customer_id],
+                actor=actor,
+                now=deps.now(),
+            )
         result.transitions = list(report.transitions)
         result.actions_planned = report.enqueued
         if execute:
