@@ -90,9 +90,23 @@ def test_as_of_outside_the_documented_days_is_refused(tmp_path, command, day):
     result = invoke(url, *command, "--as-of", day)
     assert result.exit_code == EXIT_CODES["invalid"]
     assert "Traceback" not in result.output
-    assert "outside the days riskdesk computes as of (2000-01-01 to 2100-12-31)" in " ".join(
+    assert "outside the days riskdesk accepts (2000-01-01 to 2100-12-31)" in " ".join(
         result.stderr.replace("│", " ").split()
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("payments", "record", TENANT, "10", "EUR", "--reference", "R9", "--received-on"),
+        ("promises", "add", TENANT, "--amount", "10 EUR", "--by-date"),
+    ],
+)
+def test_a_payment_or_promise_day_outside_the_range_is_refused(book, args):
+    result = invoke(book, *args, "0001-01-01", "--no-execute")
+    assert result.exit_code == EXIT_CODES["invalid"]
+    assert "outside the days riskdesk accepts" in " ".join(result.stderr.replace("│", " ").split())
+    assert _payments(book) == 0
 
 
 @pytest.mark.parametrize("day", ["2000-01-01", "2100-12-31"])

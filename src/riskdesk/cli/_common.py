@@ -161,10 +161,10 @@ FIRST_DAY = date(2000, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 
 
-def _day_in_range(value: datetime | None) -> datetime | None:
+def day_in_range(value: datetime | None) -> datetime | None:
     if value is not None and not FIRST_DAY <= value.date() <= LAST_DAY:
         raise typer.BadParameter(
-            f"{value.date().isoformat()} is outside the days riskdesk computes as of "
+            f"{value.date().isoformat()} is outside the days riskdesk accepts "
             f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})"
         )
     return value
@@ -175,7 +175,7 @@ AsOf = Annotated[
     typer.Option(
         "--as-of",
         formats=["%Y-%m-%d"],
-        callback=_day_in_range,
+        callback=day_in_range,
         help="Compute as of this day (default today; 2000-01-01 to 2100-12-31).",
     ),
 ]

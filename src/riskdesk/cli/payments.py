@@ -14,6 +14,7 @@ from riskdesk.cli._common import (
     PolicyOption,
     actor_of,
     console,
+    day_in_range,
     deps_of,
     print_json,
     user_errors,
@@ -38,7 +39,10 @@ def payments_record(
     received_on: Annotated[
         datetime | None,
         typer.Option(
-            "--received-on", formats=["%Y-%m-%d"], help="Day received (default today; not later)."
+            "--received-on",
+            formats=["%Y-%m-%d"],
+            callback=day_in_range,
+            help="Day received (default today; not later).",
         ),
     ] = None,
     invoice: Annotated[

@@ -17,6 +17,7 @@ from riskdesk.cli._common import (
     PolicyOption,
     actor_of,
     console,
+    day_in_range,
     deps_of,
     money,
     print_json,
@@ -48,7 +49,12 @@ def promises_add(
     ],
     by_date: Annotated[
         datetime,
-        typer.Option("--by-date", formats=["%Y-%m-%d"], help="Paid by this day (today or later)."),
+        typer.Option(
+            "--by-date",
+            formats=["%Y-%m-%d"],
+            callback=day_in_range,
+            help="Paid by this day (today or later).",
+        ),
     ],
     note: Annotated[str | None, typer.Option(help="What was agreed, with whom.")] = None,
     execute: ExecuteOption = True,
