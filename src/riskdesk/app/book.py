@@ -80,6 +80,7 @@ class ImportRequest:
     path: Path
     skip_bad_rows: bool = False
     reject_file: Path | None = None
+    overwrite_reject_file: bool = False  # replace an existing reject file
 
 
 def import_file(
@@ -96,6 +97,7 @@ def import_file(
         request.path,
         skip_bad_rows=request.skip_bad_rows,
         reject_path=request.reject_file,
+        overwrite_reject_file=request.overwrite_reject_file,
         progress=progress,
         actor=actor,
     )
