@@ -529,3 +529,69 @@ def test_a_file_with_only_known_columns_names_none(engine, tmp_path):
     path = write(tmp_path / "i.csv", INVOICE_HEADER, invoice_lines())
     result = import_file(engine, "invoices", path)
     assert result.ignored_columns == []
+
+
+BAD_DAYS = ["20261001", "2026-W40-1", "0001-01-01", "2026-10-1", "2026-274", "1999-12-31",
+            "2100-01-01", "2026-02-30", "2026-10-01T00:00", "٢٠٢٦-١٠-٠١"]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", BAD_DAYS)
+def test_reseller_dates_are_exactly_yyyy_mm_dd_within_2000_to_2099(engine, tmp_path, bad):
+    """docs/imports.md: dates are YYYY-MM-DD. Python's date.fromisoformat also takes basic,
+    week and ordinal forms and year 1; each is a bad row naming its line and column, in every
+    reseller file."""
+    customers = write(
+        tmp_path / "customers.csv",
+        CUSTOMER_HEADER,
+        [
+            [T1, "Contoso", "", "", "", "EUR", "", "", "", "2000-01-01"],
+            [T2, "Fabrikam", "", "", "", "EUR", "", "", "", bad],
+        ],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "customers", customers)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(3, "created_on")]
+    assert bad in caught.value.errors[0].message
+    assert count(engine, Customer) == 0
+    load_customers(engine, tmp_path)
+    line = ["2026-01-01", "2026-01-15", "", "", "EUR", "1", "x", "", "1", "10"]
+    invoices = write(
+        tmp_path / "inv.csv",
+        INVOICE_HEADER,
+        [["INV-1", T1, *line], ["INV-2", T1, bad, "2099-12-31", *line[2:]]],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "invoices", invoices)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(3, "issued_on")]
+    payments = write(
+        tmp_path / "pay.csv",
+        ["reference", "customer", "received_on", "currency", "amount"],
+        [["P1", T1, "2026-02-10", "EUR", "1"], ["P2", T1, bad, "EUR", "1"]],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "payments", payments)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(3, "received_on")]
+    subscriptions = write(
+        tmp_path / "subs.csv",
+        ["subscription", "customer", "offer_id", "created_on"],
+        [["S1", T1, "O1", "2026-01-01"], ["S2", T1, "O1", bad]],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "subscriptions", subscriptions)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(3, "created_on")]
+    assert (count(engine, Invoice), count(engine, Payment)) == (0, 0)
+
+
+def test_the_first_and_last_day_of_the_range_are_accepted(engine, tmp_path):
+    path = write(
+        tmp_path / "customers.csv",
+        CUSTOMER_HEADER,
+        [
+            [T1, "Contoso", "", "", "", "EUR", "", "", "", "2000-01-01"],
+            [T2, "Fabrikam", "", "", "", "EUR", "", "", "", "2099-12-31"],
+        ],
+    )
+    assert import_file(engine, "customers", path).rows_inserted == 2
+    with session_scope(engine) as session:
+        days = sorted(session.scalars(select(Customer.created_on)))
+    assert days == [date(2000, 1, 1), date(2099, 12, 31)]

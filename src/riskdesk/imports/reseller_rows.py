@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskdesk.db.models import Customer
+from riskdesk.imports.dates import parse_day
 from riskdesk.imports.errors import ImportFileError, RowError
 from riskdesk.imports.headers import Field, normalise, resolve
 from riskdesk.money import CURRENCIES, decimal_to_micros, finer_than_currency, to_decimal
@@ -154,11 +155,11 @@ class Checker:
         v = self.text(r, name, required=required)
         if v is None:
             return None
-        try:
-            return date.fromisoformat(v)
-        except ValueError:
-            r.problems.append((self.label(name), f"not a date: {v!r} (expected YYYY-MM-DD)"))
+        day = parse_day(v)
+        if isinstance(day, str):
+            r.problems.append((self.label(name), day))
             return None
+        return day
 
     def amount(
         self, r: Record, name: str, *, required: bool = False, currency: str | None = None
