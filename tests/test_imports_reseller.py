@@ -595,3 +595,75 @@ def test_the_first_and_last_day_of_the_range_are_accepted(engine, tmp_path):
     with session_scope(engine) as session:
         days = sorted(session.scalars(select(Customer.created_on)))
     assert days == [date(2000, 1, 1), date(2099, 12, 31)]
+
+
+STANDARD_POLICY = Path(__file__).parents[1] / "src" / "riskdesk" / "policies" / "standard.yaml"
+
+
+@pytest.mark.parametrize(
+    ("received_on", "amount", "column", "message"),
+    [
+        ("2026-04-11", "10", "received_on", "received on 2026-04-11 is later than today"),
+        ("2026-04-10", "10.1234567891", "amount", "10.1234567891 EUR is finer than EUR allows"),
+        ("2026-04-10", "0", "amount", "a payment must be positive, not 0"),
+    ],
+)  # fmt: skip
+def test_an_imported_payment_meets_the_rules_payments_record_applies(
+    database_url, engine, tmp_path, received_on, amount, column, message
+):
+    """One set of rules (book.payments.payment_problems) for a payment typed in and one
+    imported, on the command's clock; the import names line and column."""
+    from riskdesk.app.clock import FixedClock
+    from riskdesk.cli._common import Overrides
+
+    clock = Overrides(clock=FixedClock.on("2026-04-10"))
+
+    def invoke(*args: str):
+        return CliRunner().invoke(
+            app, ["--database-url", database_url, *args], obj=clock, env={"COLUMNS": "300"}
+        )
+
+    load_customers(engine, tmp_path)
+    path = write(
+        tmp_path / "pay.csv",
+        ["reference", "customer", "received_on", "currency", "amount"],
+        [["P1", T1, "2026-04-10", "EUR", "5"], ["P2", T1, received_on, "EUR", amount]],
+    )
+    imported = invoke("import", "payments", str(path))
+    assert imported.exit_code == 2, imported.output
+    assert f"{path}:3: {column}: {message}" in " ".join(imported.output.split())
+    recorded = invoke(
+        "payments", "record", T1, amount, "EUR", "--reference", "BANK-1",
+        "--received-on", received_on, "--no-execute", "--policy", str(STANDARD_POLICY),
+    )  # fmt: skip
+    assert recorded.exit_code == 2, recorded.output
+    assert message in " ".join(recorded.output.split())
+    assert count(engine, Payment) == 0
+    # On the clock's day itself the payment is fine, and the import takes the clock's today.
+    write(
+        path,
+        ["reference", "customer", "received_on", "currency", "amount"],
+        [["P1", T1, "2026-04-10", "EUR", "5"]],
+    )
+    assert invoke("import", "payments", str(path)).exit_code == 0
+    assert count(engine, Payment) == 1
+
+
+def test_import_file_takes_today_from_its_caller(engine, tmp_path):
+    """A customer without created_on is created on the caller's today (the use case passes
+    its clock's); a payment may not be received after it."""
+    path = write(
+        tmp_path / "c.csv", CUSTOMER_HEADER, [[T1, "Contoso", "", "", "", "EUR", "", "", "", ""]]
+    )
+    import_file(engine, "customers", path, today=date(2026, 4, 10))
+    with session_scope(engine) as session:
+        assert session.scalars(select(Customer.created_on)).one() == date(2026, 4, 10)
+    payments = write(
+        tmp_path / "p.csv",
+        ["reference", "customer", "received_on", "currency", "amount"],
+        [["P1", T1, "2026-04-11", "EUR", "5"]],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "payments", payments, today=date(2026, 4, 10))
+    assert [(e.line, e.column) for e in caught.value.errors] == [(2, "received_on")]
+    assert import_file(engine, "payments", payments, today=date(2026, 4, 11)).rows_inserted == 1

@@ -100,4 +100,5 @@ def import_file(
         overwrite_reject_file=request.overwrite_reject_file,
         progress=progress,
         actor=actor,
+        today=deps.today(),
     )

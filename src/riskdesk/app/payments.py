@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
 from riskdesk.book.customers import find_customer
+from riskdesk.book.payments import check_payment
 from riskdesk.book.payments import record_payment as _record
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.run import run_collections
@@ -43,14 +45,20 @@ class PaymentRecordedError(RiskdeskError):
     """The payment is saved, but what had to follow it failed (says what will finish it)."""
 
 
-def exact_money(amount: str, currency: str) -> Money:
-    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit."""
+def _amount(amount: str, currency: str) -> tuple[Decimal, str]:
+    """The decimal `amount` and the known currency code `currency` names, or InvalidInputError."""
     code = currency.strip().upper()
     try:
         check_currency(code)
         value = to_decimal(amount.strip())
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"amount {amount!r} {currency!r}: {exc}") from None
+    return value, code
+
+
+def exact_money(amount: str, currency: str) -> Money:
+    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit."""
+    value, code = _amount(amount, currency)
     finer = finer_than_currency(value, code)
     if finer is not None:
         raise InvalidInputError(f"{finer}: give the amount exactly as received")
@@ -66,12 +74,9 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     """
     today = deps.today()
     day = request.received_on or today
-    if day > today:
-        raise InvalidInputError(
-            f"received on {day.isoformat()} is later than today ({today.isoformat()}): "
-            "record a payment once it has been received"
-        )
-    money = exact_money(request.amount, request.currency)
+    value, code = _amount(request.amount, request.currency)
+    check_payment(value, code, day, today=today)  # the rules an imported payment meets too
+    money = Money(value, code)
     engine = deps.engine()
     policy = deps.policy(request.policy)
     if request.execute:

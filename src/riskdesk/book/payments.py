@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select
@@ -34,7 +35,7 @@ from riskdesk import audit
 from riskdesk.book._sql import Bind, dialect_name, greatest, ids_filter, least, query
 from riskdesk.db.models import Customer, Invoice, Payment
 from riskdesk.errors import InvalidInputError, NotFoundError
-from riskdesk.money import Money
+from riskdesk.money import Money, finer_than_currency
 
 # Serialises concurrent `allocate` runs on PostgreSQL (SQLite serialises writers already).
 _ADVISORY_LOCK = 0x5249534B_414C4C4F  # "RISKALLO"
@@ -44,6 +45,40 @@ _CHUNK = 5000
 
 class PaymentError(InvalidInputError):
     """A payment that cannot be recorded as given (currency, invoices named, reference)."""
+
+
+def payment_problems(
+    amount: Decimal | None, currency: str | None, received_on: date | None, *, today: date
+) -> list[tuple[str, str]]:
+    """Why a payment cannot be accepted as given, as (field, message) pairs (`received_on`,
+    `amount`); empty when it can. The one set of rules for a payment typed in (`payments
+    record`) and a payment imported (the import names the line and column): it is not dated
+    after `today` (the caller's clock), and its amount is positive and no finer than its
+    currency allows (refused, never rounded). A rule whose inputs are unknown (None) is
+    skipped; the caller has refused those already."""
+    problems: list[tuple[str, str]] = []
+    if received_on is not None and received_on > today:
+        problems.append(
+            (
+                "received_on",
+                f"received on {received_on.isoformat()} is later than today "
+                f"({today.isoformat()}): record a payment once it has been received",
+            )
+        )
+    if amount is not None:
+        finer = None if currency is None else finer_than_currency(amount, currency)
+        if finer is not None:
+            problems.append(("amount", f"{finer}: give the amount exactly as received"))
+        elif amount <= 0:
+            problems.append(("amount", f"a payment must be positive, not {amount}"))
+    return problems
+
+
+def check_payment(amount: Decimal, currency: str, received_on: date, *, today: date) -> None:
+    """Raise PaymentError naming every rule of `payment_problems` the payment breaks."""
+    problems = payment_problems(amount, currency, received_on, today=today)
+    if problems:
+        raise PaymentError("; ".join(message for _field, message in problems))
 
 
 def _lock(bind: Bind) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
@@ -75,6 +75,7 @@ def import_file(
     block_size: int | None = None,
     batch_rows: int | None = None,
     overwrite_reject_file: bool = False,
+    today: date | None = None,
 ) -> ImportResult:
     """Import `path` as `kind` (pc-usage, pc-invoice, customers, subscriptions, invoices,
     payments).
@@ -89,6 +90,10 @@ def import_file(
     With `skip_bad_rows` the reject file is checked before anything is read: it is never the
     input file or the database's own file (RejectFileError, whatever the flag), and an
     existing file is replaced only with `overwrite_reject_file`.
+
+    `today` is the caller's today (a use case passes its clock's): a payment may not be
+    received after it, and a customer or subscription without `created_on` is created on it.
+    Left out, it is today in UTC when the import starts.
     """
     path = Path(path)
     label = str(path)
@@ -113,6 +118,7 @@ def import_file(
             block_size=block_size,
             batch_rows=batch_rows,
             overwrite_reject_file=overwrite_reject_file,
+            today=today,
         )
 
 
@@ -136,6 +142,7 @@ def import_into(
     block_size: int | None = None,
     batch_rows: int | None = None,
     overwrite_reject_file: bool = False,
+    today: date | None = None,
 ) -> ImportResult:
     """`import_file` in the caller's transaction (the provider sync imports pulled usage so).
 
@@ -150,6 +157,7 @@ def import_into(
         )
     result = ImportResult(kind=kind, file=label)
     started = datetime.now(UTC)
+    day = today or started.date()
     session = Session(bind=connection)
     out: bulkfile.Outcome | SmallOutcome
     try:
@@ -174,7 +182,7 @@ def import_into(
             rejected_lines = out.bad_lines
             rejected_records: list[tuple[str, str]] = []
         else:
-            out = RESELLER_KINDS[kind](session, path, label, skip_bad_rows, actor=actor)
+            out = RESELLER_KINDS[kind](session, path, label, skip_bad_rows, actor=actor, today=day)
             sha256 = _sha256(path)
             result.rows_rejected = len(out.rejected)
             rejected_lines = {}
