@@ -604,7 +604,7 @@ STANDARD_POLICY = Path(__file__).parents[1] / "src" / "riskdesk" / "policies" / 
     ("received_on", "amount", "column", "message"),
     [
         ("2026-04-11", "10", "received_on", "received on 2026-04-11 is later than today"),
-        ("2026-04-10", "10.1234567891", "amount", "10.1234567891 EUR is finer than EUR allows"),
+        ("2026-04-10", "10.1234567891", "amount", "amount 10.1234567891 EUR is finer than EUR"),
         ("2026-04-10", "0", "amount", "a payment must be positive, not 0"),
     ],
 )  # fmt: skip
