@@ -667,3 +667,52 @@ def test_import_file_takes_today_from_its_caller(engine, tmp_path):
         import_file(engine, "payments", payments, today=date(2026, 4, 10))
     assert [(e.line, e.column) for e in caught.value.errors] == [(2, "received_on")]
     assert import_file(engine, "payments", payments, today=date(2026, 4, 11)).rows_inserted == 1
+
+
+@pytest.mark.parametrize("huge", ["1e999999999", "1E+999999", "-1e999999999"])
+def test_absurd_numbers_are_bad_rows_naming_line_and_column_not_crashes(engine, tmp_path, huge):
+    """`1e999999999` is a valid Decimal whose every arithmetic overflows (decimal.Overflow,
+    a traceback); and written out in plain digits it is a gigabyte. Found by
+    tests/test_fuzz_imports.py."""
+    load_customers(engine, tmp_path)
+    payments = write(
+        tmp_path / "pay.csv",
+        ["reference", "customer", "received_on", "currency", "amount"],
+        [["P1", T1, "2026-02-10", "EUR", "1"], ["P2", T1, "2026-02-10", "EUR", huge]],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "payments", payments)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(3, "amount")]
+    line = ["2026-01-01", "2026-01-15", "", "", "EUR", "1", "x", "", "1", "10"]
+    invoices = write(
+        tmp_path / "inv.csv",
+        INVOICE_HEADER,
+        [["INV-1", T1, *line[:8], huge, "10"], ["INV-2", T1, *line[:9], huge]],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "invoices", invoices)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(2, "quantity"), (3, "amount")]
+    recon = write(
+        tmp_path / "recon.csv",
+        list(INVOICE_RECONCILIATION),
+        [provider_row(UnitPrice=huge), provider_row(Total=huge, AlternateId="2")],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "pc-invoice", recon)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(2, "UnitPrice"), (3, "Total")]
+    assert (count(engine, Payment), count(engine, Invoice), count(engine, ProviderInvoiceLine)) == (
+        0,
+        0,
+        0,
+    )
+
+
+@pytest.mark.parametrize("kind", ["customers", "pc-invoice"])
+def test_a_header_line_csv_cannot_read_is_one_error_naming_line_1(engine, tmp_path, kind):
+    """A bare CR inside the header's first line (csv.Error: new-line character seen in unquoted
+    field) was a traceback. Found by tests/test_fuzz_imports.py."""
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"\r\x00")
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, kind, path)
+    assert caught.value.errors[0].line == 1

@@ -84,7 +84,11 @@ def read_records(path: Path, fields: list[Field], label: str) -> tuple[list[str]
     with open(path, encoding="utf-8-sig", newline="") as handle:
         tap = _Tap(iter(handle))
         reader = csv.reader(tap)
-        header = [h.strip() for h in next(reader, [])]
+        try:
+            header = [h.strip() for h in next(reader, [])]
+        except csv.Error as exc:
+            error = RowError(label, 1, "header", f"not a CSV header line: {exc}")
+            raise ImportFileError([error], f"{label}: the header is not usable") from None
         positions = resolve(header, fields, label)
         records: list[Record] = []
         while True:
@@ -94,6 +98,9 @@ def read_records(path: Path, fields: list[Field], label: str) -> tuple[list[str]
                 row = next(reader)
             except StopIteration:
                 break
+            except csv.Error as exc:  # the reader cannot go on past it: the file is refused
+                error = RowError(label, line, "row", f"not a CSV row: {exc}")
+                raise ImportFileError([error], f"{label}: not CSV; nothing was imported") from None
             raw = "".join(tap.buffer)
             if not row or all(not v.strip() for v in row):
                 continue
@@ -173,7 +180,8 @@ class Checker:
         except ValueError:
             r.problems.append((self.label(name), f"not a finite amount: {v!r}"))
             return None
-        if abs(decimal_to_micros(amount)) > _MAX_MICROS:
+        # adjusted() first: `1e999999999` is a valid Decimal that overflows any arithmetic.
+        if (amount != 0 and amount.adjusted() > 18) or abs(decimal_to_micros(amount)) > _MAX_MICROS:
             r.problems.append((self.label(name), f"amount too large: {v!r}"))
             return None
         finer = None if currency is None else finer_than_currency(amount, currency)

@@ -117,7 +117,8 @@ def _decimal_micros(value: str) -> int | None:
         amount = Decimal(value)
     except (InvalidOperation, ValueError):
         return None
-    if not amount.is_finite() or abs(amount) >= Decimal(10) ** 12:
+    # adjusted() first: `1e999999999` is a valid Decimal that overflows any arithmetic.
+    if not amount.is_finite() or (amount != 0 and amount.adjusted() >= 12):
         return None
     micros = decimal_to_micros(amount)
     return micros if abs(micros) <= _INT64_MAX else None

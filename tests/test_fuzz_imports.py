@@ -1,0 +1,233 @@
+"""Fuzzing every importer: any file either imports or is refused with a RiskdeskError, and a
+refused file writes nothing (no row, no ImportRun, no audit event, no reject file).
+
+Files are CSV-ish text built from the formats' real column names (in any order, with
+aliases, case changes, duplicates and strangers) and cells that are good values, near
+misses, huge, NUL, control and any unicode, numbers like 1e999999999, or arbitrary bytes.
+All on one real SQLite book with two customers, an invoice and a subscription, so lookups
+can succeed. Examples per test come from the hypothesis profile (100 by default, 25 with
+`fast`); the whole file runs in well under 40 s.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from riskdesk.db.engine import make_engine, migrate, session_scope
+from riskdesk.db.models import (
+    AuditEvent,
+    Customer,
+    ImportRun,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    PaymentAllocation,
+    ProviderInvoiceLine,
+    Subscription,
+    UsageRecord,
+)
+from riskdesk.errors import RiskdeskError
+from riskdesk.imports import import_file
+from riskdesk.imports.pc_columns import DAILY_RATED_USAGE, INVOICE_RECONCILIATION
+from riskdesk.imports.pc_invoice import FIELDS as PC_INVOICE_FIELDS
+from riskdesk.imports.pc_usage import FIELDS as PC_USAGE_FIELDS
+from riskdesk.imports.reseller import CUSTOMER_FIELDS, INVOICE_FIELDS, PAYMENT_FIELDS
+from riskdesk.imports.reseller_subscriptions import SUBSCRIPTION_FIELDS
+
+T1 = "196e2273-9651-43a3-ba7e-7cbcd918fc40"
+T2 = "0c5b1e41-2f0b-4c9e-9d51-1a8f3e0b7c22"
+TODAY = date(2026, 4, 10)
+
+FIELDS = {
+    "customers": CUSTOMER_FIELDS,
+    "subscriptions": SUBSCRIPTION_FIELDS,
+    "invoices": INVOICE_FIELDS,
+    "payments": PAYMENT_FIELDS,
+    "pc-usage": PC_USAGE_FIELDS,
+    "pc-invoice": PC_INVOICE_FIELDS,
+}
+FULL_HEADERS = {"pc-usage": DAILY_RATED_USAGE, "pc-invoice": INVOICE_RECONCILIATION}
+TABLES = (
+    Customer, Subscription, Invoice, InvoiceLine, Payment, PaymentAllocation,
+    UsageRecord, ProviderInvoiceLine, ImportRun, AuditEvent,
+)  # fmt: skip
+FUZZ = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+GOOD = [
+    T1, T2, T1.upper(), "EUR", "GBP", "JPY", "KWD", "XXX", "eur",
+    "2026-01-05", "2026-04-10", "2026-04-11", "1/5/2026", "12/31/2025", "2/30/2026", "2000-01-01",
+    "2099-12-31", "20261001", "2026-W40-1", "0001-01-01", "9999-12-31", "1/5/0001",
+    "10", "10.50", "-5", "0", "0.5", "10.1234567891", "1.5E-05", "1e999999999", "-1e-999999999",
+    "9" * 40, "0." + "0" * 30 + "1", "NaN", "Infinity", "-inf", "12,50", "1_000", "+7", "٣",
+    "INV-1", "S1", "O1", "P1", "true", "no", "maybe", "seat", "consumption", "monthly", "active",
+    "new", "cancelInstance", "1 Hour", "a@b.co", "DE", "gold; new", "INV-1;INV-2", "",
+]  # fmt: skip
+good = st.sampled_from(GOOD)
+NASTY = [
+    "1e999999999", "-1e-999999999", "1E+999999", "0E+999999999", "1e-7", "-0", "9" * 40,
+    "999999999999.9999995", "9223372036854.775807", "1/1/1", "99/99/9999", "2026-13-01",
+    "2026-04-10T25:99", " 1/5/2026 ", "1/5/2026 12:00:00 AM", "１０", "1e5", "1.", ".5", "-.5",
+]  # fmt: skip
+cells = st.one_of(
+    good,
+    good,
+    st.sampled_from(NASTY),
+    st.text(max_size=12),
+    st.text(st.characters(codec="utf-8"), max_size=40),
+    st.sampled_from(["\x00", "a\x00b", '"', '""', "\r", "\n", "a\r\nb", ",", "\ufeff", "\u2028"]),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.builds(
+        lambda c, n: c * n, st.sampled_from(["9", "x", "é", "\x00"]), st.sampled_from([300, 20_000])
+    ),
+)  # fmt: skip
+
+
+@st.composite
+def csv_files(draw, kind: str) -> bytes:
+    """A header from the format's column names (any order, case, aliases, strangers, the full
+    Partner Center header sometimes) and rows of fuzzed cells, written as CSV, sometimes broken
+    at the byte level."""
+    spellings = [s for f in FIELDS[kind] for s in f.spellings]
+    mode = draw(st.sampled_from(["usable", "usable", "usable", "messy", "full"]))
+    if mode == "full" and kind in FULL_HEADERS:
+        header = list(FULL_HEADERS[kind])
+    elif mode == "messy":
+        required = [f.name for f in FIELDS[kind] if f.required]
+        chosen = draw(st.lists(st.sampled_from(spellings), max_size=len(spellings)))
+        header = (required if draw(st.booleans()) else []) + chosen
+        header = draw(st.permutations(header)) if header else header
+    else:  # each field at most once, in some spelling: the rows get checked
+        header = [
+            draw(st.sampled_from(f.spellings))
+            for f in FIELDS[kind]
+            if f.required or draw(st.booleans())
+        ]
+        header = draw(st.permutations(header))
+    header = [
+        draw(st.sampled_from([h, h.upper(), h.lower(), f" {h} ", h.replace("_", " ")]))
+        for h in header
+    ]
+    header += draw(
+        st.lists(st.one_of(st.text(max_size=8), st.sampled_from(["", "amout"])), max_size=2)
+    )
+    width = len(header)
+    row = st.one_of(
+        st.lists(cells, min_size=width, max_size=width),
+        st.lists(cells, min_size=width, max_size=width),
+        st.lists(cells, min_size=max(width - 1, 0), max_size=width + 1),
+    )
+    rows = draw(st.lists(row, max_size=6))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    writer.writerow(header)
+    writer.writerows(rows)
+    data = buffer.getvalue().encode("utf-8")
+    if draw(st.booleans()):  # a byte-level accident: cut, insert, BOM
+        where = draw(st.integers(min_value=0, max_value=len(data)))
+        accident = draw(
+            st.sampled_from([b"", b"\xff\xfe", b"\x00", b"\xef\xbb\xbf", b'"', b"\xc3"])
+        )
+        data = data[:where] + accident + data[where + draw(st.integers(0, 3)) :]
+    return data
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """A real SQLite book with two customers, an invoice and a subscription."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    engine = make_engine(f"sqlite:///{folder / 'book.db'}")
+    migrate(engine)
+    seed = {
+        "customers": f"provider_customer_id,name,currency\n{T1},Contoso,EUR\n{T2},Yen KK,JPY\n",
+        "subscriptions": f"subscription,customer,offer_id\nS1,{T1},O1\n",
+        "invoices": "invoice_number,customer,issued_on,due_on,currency,description,amount\n"
+        f"INV-1,{T1},2026-01-01,2026-01-31,EUR,seats,100\n",
+    }
+    for kind, text in seed.items():
+        path = folder / f"seed-{kind}.csv"
+        path.write_text(text)
+        import_file(engine, kind, path, today=TODAY)
+    yield engine, folder
+    engine.dispose()
+
+
+_counter = itertools.count()
+
+
+def _counts(engine) -> tuple[int, ...]:
+    with session_scope(engine) as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(model)) or 0 for model in TABLES
+        )
+
+
+def _import_or_refuse(book, kind: str, data: bytes, skip_bad_rows: bool, block: int | None):
+    engine, folder = book
+    n = next(_counter)
+    path = folder / f"{n}.csv"
+    path.write_bytes(data)
+    rejects = folder / f"{n}.rejects.csv"
+    before = _counts(engine)
+    try:
+        import_file(
+            engine,
+            kind,
+            path,
+            skip_bad_rows=skip_bad_rows,
+            reject_path=rejects,
+            today=TODAY,
+            block_size=block,
+            batch_rows=None if block is None else 2,
+        )
+    except RiskdeskError:
+        assert _counts(engine) == before, "a refused file wrote rows"
+        assert not rejects.exists(), "a refused file wrote a reject file"
+    # Anything else (a traceback) is a bug: it propagates and fails the test.
+
+
+@FUZZ
+@given(
+    data=st.data(),
+    kind=st.sampled_from(["customers", "subscriptions", "invoices", "payments"]),
+    skip_bad_rows=st.booleans(),
+)
+def test_reseller_files_import_or_are_refused_with_a_riskdesk_error(
+    book, data, kind, skip_bad_rows
+):
+    _import_or_refuse(book, kind, data.draw(csv_files(kind)), skip_bad_rows, None)
+
+
+@FUZZ
+@given(
+    data=st.data(),
+    kind=st.sampled_from(["pc-usage", "pc-invoice"]),
+    skip_bad_rows=st.booleans(),
+    block=st.sampled_from([None, 64, 1024]),
+)
+def test_provider_exports_import_or_are_refused_with_a_riskdesk_error(
+    book, data, kind, skip_bad_rows, block
+):
+    _import_or_refuse(book, kind, data.draw(csv_files(kind)), skip_bad_rows, block)
+
+
+@FUZZ
+@given(
+    kind=st.sampled_from(list(FIELDS)),
+    data=st.binary(max_size=300),
+    skip_bad_rows=st.booleans(),
+)
+def test_arbitrary_bytes_import_or_are_refused_with_a_riskdesk_error(
+    book, kind, data, skip_bad_rows
+):
+    _import_or_refuse(book, kind, data, skip_bad_rows, None)
