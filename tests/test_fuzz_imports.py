@@ -17,7 +17,7 @@ import itertools
 from datetime import date
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -36,6 +36,7 @@ from riskdesk.db.models import (
 )
 from riskdesk.errors import RiskdeskError
 from riskdesk.imports import import_file
+from riskdesk.imports.headers import normalise
 from riskdesk.imports.pc_columns import DAILY_RATED_USAGE, INVOICE_RECONCILIATION
 from riskdesk.imports.pc_invoice import FIELDS as PC_INVOICE_FIELDS
 from riskdesk.imports.pc_usage import FIELDS as PC_USAGE_FIELDS
@@ -45,6 +46,7 @@ from riskdesk.imports.reseller_subscriptions import SUBSCRIPTION_FIELDS
 T1 = "196e2273-9651-43a3-ba7e-7cbcd918fc40"
 T2 = "0c5b1e41-2f0b-4c9e-9d51-1a8f3e0b7c22"
 TODAY = date(2026, 4, 10)
+_counter = itertools.count()
 
 FIELDS = {
     "customers": CUSTOMER_FIELDS,
@@ -93,6 +95,61 @@ cells = st.one_of(
 )  # fmt: skip
 
 
+#: A valid value of each field, per kind (ids are made unique per row, so rows can land).
+VALID = {
+    "customers": {"provider_customer_id": "{id}", "name": "N", "domain": "n.example",
+                  "country": "DE", "billing_email": "a@n.example", "currency": "EUR",
+                  "payment_terms_days": "14", "credit_limit": "100", "tags": "a; b",
+                  "created_on": "2026-01-01"},
+    "subscriptions": {"subscription": "{id}", "customer": T1, "offer_id": "O1",
+                      "offer_name": "Office", "kind": "seat", "quantity": "3",
+                      "unit_price": "1.50", "currency": "EUR", "billing_cycle": "monthly",
+                      "status": "active", "created_on": "2026-01-01"},
+    "invoices": {"invoice_number": "{id}", "customer": T1, "issued_on": "2026-01-01",
+                 "due_on": "2026-01-31", "period_start": "2026-01-01",
+                 "period_end": "2026-01-31", "currency": "EUR", "line_no": "1",
+                 "description": "seats", "subscription": "S1", "quantity": "1",
+                 "amount": "10", "disputed": "no"},
+    "payments": {"reference": "{id}", "customer": T1, "received_on": "2026-04-01",
+                 "currency": "EUR", "amount": "5", "method": "sepa",
+                 "invoice_numbers": "INV-1"},
+    "pc-usage": {"CustomerId": T1, "SubscriptionId": "{id}", "EntitlementId": "e1",
+                 "UsageDate": "1/5/2026", "MeterId": "m1", "MeterCategory": "VM",
+                 "MeterName": "D2", "Unit": "1 Hour", "ResourceLocation": "westeurope",
+                 "MeterRegion": "EU West", "Quantity": "24", "BillingPreTaxTotal": "2.304",
+                 "BillingCurrency": "EUR", "InvoiceNumber": "G1", "ResourceURI": "/r",
+                 "ChargeType": "new", "UnitType": "1 Hour"},
+    "pc-invoice": {"InvoiceNumber": "G1", "CustomerId": T1, "SubscriptionId": "{id}",
+                   "OrderId": "o1", "ProductId": "p1", "SkuId": "0001", "SkuName": "E3",
+                   "ProductName": "E3", "ChargeType": "new", "ChargeStartDate": "10/3/2025",
+                   "ChargeEndDate": "11/2/2025", "UnitPrice": "32.4", "Quantity": "10",
+                   "BillableQuantity": "10", "Subtotal": "324", "TaxTotal": "61.56",
+                   "Total": "385.56", "Currency": "EUR", "AlternateId": "a1"},
+}  # fmt: skip
+
+
+def _field_of(kind: str, column: str) -> str | None:
+    for f in FIELDS[kind]:
+        if normalise(column) in {normalise(s) for s in f.spellings}:
+            return f.name
+    return None
+
+
+@st.composite
+def _near_valid_rows(draw, kind: str, header: list[str]) -> list[str]:
+    """A valid row for `header` with a few cells replaced by fuzzed ones."""
+    ident = draw(st.sampled_from(["S1", "INV-1", "P1", T2])) if draw(st.booleans()) else None
+    ident = ident or f"X{next(_counter)}"
+    row = []
+    for column in header:
+        name = _field_of(kind, column)
+        row.append(VALID[kind].get(name, "").replace("{id}", ident) if name else "")
+    for _ in range(draw(st.integers(min_value=0, max_value=2))):
+        if row:
+            row[draw(st.integers(min_value=0, max_value=len(row) - 1))] = draw(cells)
+    return row
+
+
 @st.composite
 def csv_files(draw, kind: str) -> bytes:
     """A header from the format's column names (any order, case, aliases, strangers, the full
@@ -123,11 +180,12 @@ def csv_files(draw, kind: str) -> bytes:
     )
     width = len(header)
     row = st.one_of(
-        st.lists(cells, min_size=width, max_size=width),
+        _near_valid_rows(kind, header),
+        _near_valid_rows(kind, header),
         st.lists(cells, min_size=width, max_size=width),
         st.lists(cells, min_size=max(width - 1, 0), max_size=width + 1),
     )
-    rows = draw(st.lists(row, max_size=6))
+    rows = draw(st.lists(row, max_size=5))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
     writer.writerow(header)
@@ -162,9 +220,6 @@ def book(tmp_path_factory):
     engine.dispose()
 
 
-_counter = itertools.count()
-
-
 def _counts(engine) -> tuple[int, ...]:
     with session_scope(engine) as session:
         return tuple(
@@ -190,7 +245,9 @@ def _import_or_refuse(book, kind: str, data: bytes, skip_bad_rows: bool, block: 
             block_size=block,
             batch_rows=None if block is None else 2,
         )
-    except RiskdeskError:
+        event(f"{kind} imported")
+    except RiskdeskError as exc:
+        event(f"{kind} refused: {type(exc).__name__}")
         assert _counts(engine) == before, "a refused file wrote rows"
         assert not rejects.exists(), "a refused file wrote a reject file"
     # Anything else (a traceback) is a bug: it propagates and fails the test.
