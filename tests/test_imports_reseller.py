@@ -716,3 +716,48 @@ def test_a_header_line_csv_cannot_read_is_one_error_naming_line_1(engine, tmp_pa
     with pytest.raises(ImportFileError) as caught:
         import_file(engine, kind, path)
     assert caught.value.errors[0].line == 1
+
+
+def test_a_nul_character_in_a_value_is_a_bad_row_naming_line_and_column(engine, tmp_path):
+    """PostgreSQL cannot store NUL in text (a psycopg DataError traceback); SQLite can, and the
+    same file must mean the same on both: a bad row."""
+    path = write(
+        tmp_path / "customers.csv",
+        CUSTOMER_HEADER,
+        [
+            [T1, "Contoso", "", "", "", "EUR", "", "", "", ""],
+            [T2, "Fab\x00rikam", "", "", "", "EUR", "", "", "", ""],
+        ],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "customers", path)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(3, "name")]
+    assert "NUL" in caught.value.errors[0].message
+    assert count(engine, Customer) == 0
+    load_customers(engine, tmp_path)
+    # Nor is a NUL ever sent in a lookup (PostgreSQL refuses to compare one too).
+    line = ["2026-01-01", "2026-01-15", "", "", "EUR", "1", "x", "", "1", "10"]
+    invoices = write(tmp_path / "inv.csv", INVOICE_HEADER, [["\x00", T1, *line]])
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "invoices", invoices)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(2, "invoice_number")]
+    payments = write(
+        tmp_path / "pay.csv",
+        ["reference", "customer", "received_on", "currency", "amount", "invoice_numbers"],
+        [["P\x001", T1, "2026-02-10", "EUR", "1", "INV\x00"]],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "payments", payments)
+    assert [(e.line, e.column) for e in caught.value.errors] == [
+        (2, "reference"),
+        (2, "invoice_numbers"),
+    ]
+    recon = write(
+        tmp_path / "recon.csv",
+        list(INVOICE_RECONCILIATION),
+        [provider_row(), provider_row(SkuName="E\x003", AlternateId="2")],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "pc-invoice", recon)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(3, "SkuName")]
+    assert count(engine, ProviderInvoiceLine) == 0

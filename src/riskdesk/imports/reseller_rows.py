@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.db.models import Customer
 from riskdesk.imports.dates import parse_day
-from riskdesk.imports.errors import ImportFileError, RowError
+from riskdesk.imports.errors import NUL_MESSAGE, ImportFileError, RowError
 from riskdesk.imports.headers import Field, normalise, resolve
 from riskdesk.money import CURRENCIES, decimal_to_micros, finer_than_currency, to_decimal
 
@@ -78,7 +78,8 @@ def _require_utf8(path: Path, label: str) -> None:
 def read_records(path: Path, fields: list[Field], label: str) -> tuple[list[str], list[Record]]:
     """The header and every non-blank record, keyed by canonical field name.
 
-    Rows with the wrong number of fields get a problem and no values.
+    Rows with the wrong number of fields, or a NUL character in a value read, get a problem
+    and no values.
     """
     _require_utf8(path, label)
     with open(path, encoding="utf-8-sig", newline="") as handle:
@@ -117,7 +118,12 @@ def read_records(path: Path, fields: list[Field], label: str) -> tuple[list[str]
                     ("row", f"too many fields: the row has {len(row)}, the header {len(header)}")
                 )
             else:
-                record.values = {name: row[i].strip() for name, i in positions.items()}
+                # PostgreSQL cannot store or even compare a NUL in text: such a row is bad and
+                # gets no values, so no lookup ever sends one.
+                nul = [i for i in sorted(positions.values()) if "\x00" in row[i]]
+                record.problems.extend((header[i], NUL_MESSAGE) for i in nul)
+                if not nul:
+                    record.values = {name: row[i].strip() for name, i in positions.items()}
             records.append(record)
     return header, records
 

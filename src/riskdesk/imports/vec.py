@@ -124,6 +124,11 @@ def _decimal_micros(value: str) -> int | None:
     return micros if abs(micros) <= _INT64_MAX else None
 
 
+def has_nul(array: pa.Array) -> np.ndarray:
+    """Rows whose value holds a NUL character (PostgreSQL cannot store one in text)."""
+    return _np_bool(pc.match_substring(pc.fill_null(array, ""), "\x00"))
+
+
 def known_currency(array: pa.Array) -> np.ndarray:
     return _np_bool(pc.is_in(array, value_set=_CURRENCY_SET))
 
