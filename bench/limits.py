@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from riskdesk.book import facts as book_facts
+from riskdesk.book import facts_sql
 
 
 def figure(
@@ -59,10 +60,10 @@ def best_of_pairs(
 def facts_statement(engine: Engine, as_of: date) -> tuple[str, Sequence[Any] | dict[str, Any]]:
     """`customer_facts`' own statement for the whole book, as the driver receives it: the
     SQL text in the driver's parameter style and the parameters in storage form."""
-    sql = book_facts._facts_sql(engine.dialect.name, None, order_by="c.id", limit=False)
-    clause = book_facts._clause(sql, None)
+    sql = facts_sql.facts_sql(engine.dialect.name, None, order_by="c.id", limit=False)
+    clause = facts_sql.clause_for(sql, None)
     compiled = clause.compile(dialect=engine.dialect)
-    raw = book_facts._params(as_of, None)
+    raw = facts_sql.params_for(as_of, None)
     values: dict[str, Any] = {}
     for name, bind in compiled.binds.items():
         processor = bind.type.bind_processor(engine.dialect)

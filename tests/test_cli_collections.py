@@ -49,13 +49,14 @@ def demo_book(database_url, tmp_path) -> Path:
     return state
 
 
-def test_dry_run_then_run_then_rerun_on_the_demo_book(database_url, tmp_path):
+def test_dry_run_then_run_then_rerun_on_the_demo_book(database_url, tmp_path, monkeypatch):
     state = demo_book(database_url, tmp_path)
+    _today_is(monkeypatch, "2026-06-15")
     env = {
         "RISKDESK_PROVIDER_SANDBOX_STATE": str(state),
         "RISKDESK_MAIL_DIR": str(tmp_path / "mail"),
     }
-    common = ["collections", "run", "--as-of", "2026-06-15", "--policy", str(STANDARD), "--json"]
+    common = ["collections", "run", "--policy", str(STANDARD), "--json"]
     dry = json.loads(invoke(database_url, *common, "--dry-run", env=env).output)
     assert dry["dry_run"] and dry["actions_planned"] > 0 and dry["transitions"]
     real = invoke(database_url, *common, env=env)
@@ -70,8 +71,11 @@ def test_dry_run_then_run_then_rerun_on_the_demo_book(database_url, tmp_path):
     assert again["transitions"] == [] and again["actions_planned"] == 0
 
 
-def test_a_blast_radius_stop_is_lifted_for_one_run_by_a_named_person(database_url, tmp_path):
+def test_a_blast_radius_stop_is_lifted_for_one_run_by_a_named_person(
+    database_url, tmp_path, monkeypatch
+):
     state = demo_book(database_url, tmp_path)
+    _today_is(monkeypatch, "2026-06-15")
     env = {
         "RISKDESK_PROVIDER_SANDBOX_STATE": str(state),
         "RISKDESK_MAIL_DIR": str(tmp_path / "mail"),
@@ -80,7 +84,7 @@ def test_a_blast_radius_stop_is_lifted_for_one_run_by_a_named_person(database_ur
     strict.write_text(
         STANDARD.read_text().replace("max_suspensions_per_run: 50", "max_suspensions_per_run: 1")
     )
-    common = ["collections", "run", "--as-of", "2026-06-15", "--policy", str(strict), "--json"]
+    common = ["collections", "run", "--policy", str(strict), "--json"]
     stopped = json.loads(invoke(database_url, *common, "--dry-run", env=env).output)
     wanted = int(re.search(r"--max-suspensions (\d+)", stopped["alert"]).group(1))
     assert wanted > 1 and "suspended" not in stopped["by_stage"]
@@ -164,15 +168,16 @@ def test_preview_shows_who_the_blast_radius_would_hold(database_url, tmp_path):
     assert "would be held by the blast radius" in table.output
 
 
-def test_recording_a_payment_reinstates_at_once(database_url, tmp_path):
+def test_recording_a_payment_reinstates_at_once(database_url, tmp_path, monkeypatch):
     from sqlalchemy import select
 
     from riskdesk.db.engine import make_engine, session_scope
     from riskdesk.db.models import CollectionState
 
     state = demo_book(database_url, tmp_path)
+    _today_is(monkeypatch, "2026-06-16")
     env = {"RISKDESK_PROVIDER_SANDBOX_STATE": str(state), "RISKDESK_MAIL_DIR": str(tmp_path / "m")}
-    run = ["collections", "run", "--as-of", "2026-06-15", "--policy", str(STANDARD), "--json"]
+    run = ["collections", "run", "--policy", str(STANDARD), "--json"]
     assert invoke(database_url, *run, env=env).exit_code == 0
     engine = make_engine(database_url)
     with session_scope(engine) as session:

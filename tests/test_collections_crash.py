@@ -22,19 +22,25 @@ from mail_helpers import SmtpServer
 from riskdesk.db.engine import make_engine, session_scope
 from riskdesk.db.models import OutboxAction, Subscription
 from riskdesk.providers.sandbox.state import SandboxState
-from test_cli_collections import STANDARD, demo_book, invoke
+from test_cli_collections import STANDARD, _today_is, demo_book, invoke
 
 DAY = "2026-06-15"
 
 PLAN_THEN_DIE = """
 import os, signal, sys
 from datetime import date
+from riskdesk.app.clock import FixedClock
 from riskdesk.collections.policy import load_policy
 from riskdesk.collections.run import run_collections
 from riskdesk.db.engine import make_engine
 
 url, policy, day = sys.argv[1:4]
-report = run_collections(make_engine(url), load_policy(policy), as_of=date.fromisoformat(day))
+report = run_collections(
+    make_engine(url),
+    load_policy(policy),
+    as_of=date.fromisoformat(day),
+    now=FixedClock.on(day).now(),
+)
 print(report.enqueued, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)  # no executor, no clean shutdown
 """
@@ -52,7 +58,9 @@ def _actions(database_url: str) -> list[OutboxAction]:
 
 
 @pytest.mark.slow
-def test_a_run_killed_after_planning_is_finished_once_by_the_next(database_url, tmp_path):
+def test_a_run_killed_after_planning_is_finished_once_by_the_next(
+    database_url, tmp_path, monkeypatch
+):
     state = demo_book(database_url, tmp_path)
     killed = subprocess.run(
         [sys.executable, "-c", PLAN_THEN_DIE, database_url, str(STANDARD), DAY],
@@ -75,7 +83,8 @@ def test_a_run_killed_after_planning_is_finished_once_by_the_next(database_url, 
             "RISKDESK_SMTP_HOST": "127.0.0.1",
             "RISKDESK_SMTP_PORT": str(smtp.port),
         }
-        command = ["collections", "run", "--as-of", DAY, "--policy", str(STANDARD), "--json"]
+        _today_is(monkeypatch, DAY)  # the next run acts on the day the killed one planned
+        command = ["collections", "run", "--policy", str(STANDARD), "--json"]
         finished = invoke(database_url, *command, env=env)
         assert finished.exit_code == 0, finished.output
         report = json.loads(finished.output)

@@ -190,6 +190,7 @@ def test_the_reinstatement_notice_waits_while_the_provider_cannot_reactivate(
         "reactivate_subscription": "retry",
         "notify_email": "deferred",
     }
+    assert report.retried == 2 and report.failed == 0  # "to retry later", both of them
     notice = actions(engine, kind="notify_email")[-1]
     assert notice.status == "pending" and notice.attempts == 0
     assert len(smtp.inbox.messages) == 1  # only the suspension notice

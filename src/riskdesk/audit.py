@@ -192,20 +192,84 @@ def record_many(
     return len(rows)
 
 
+@dataclass(frozen=True)
+class BrokenEvent:
+    """The first event where the chain does not hold, and what is wrong with it."""
+
+    id: int
+    occurred_at: datetime
+    actor: str
+    action: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    events: int  # how many events were read (up to and including the first broken one)
+    broken: BrokenEvent | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def check_chain(session: Session, *, batch: int = 5000) -> ChainCheck:
+    """Walk the chain oldest first; stop at the first event whose link or hash is wrong.
+
+    An event's hash covers its time, actor, action, subject and data and the previous event's
+    hash: an edit to any of them shows as a hash that no longer matches; a deleted or inserted
+    event as a link (`prev_hash`) that does not name the event before it. (Deleting the newest
+    events leaves a shorter chain that holds: compare the count with what you last saw.)
+    """
+    columns = (
+        AuditEvent.id,
+        AuditEvent.occurred_at,
+        AuditEvent.actor,
+        AuditEvent.action,
+        AuditEvent.subject_type,
+        AuditEvent.subject_id,
+        AuditEvent.data,
+        AuditEvent.prev_hash,
+        AuditEvent.hash,
+    )
+    prev_hash, prev_id, count = GENESIS, None, 0
+    rows = session.execute(
+        select(*columns).order_by(AuditEvent.id).execution_options(yield_per=batch)
+    )
+    for row in rows:
+        count += 1
+        problem = None
+        if row.prev_hash != prev_hash:
+            before = "the start of the chain" if prev_id is None else f"event {prev_id}"
+            problem = (
+                f"its link is broken: prev_hash {row.prev_hash[:12]}... does not name "
+                f"{before} (hash {prev_hash[:12]}...): an event before it was deleted, inserted "
+                "or rewritten"
+            )
+        else:
+            expected = _digest(
+                prev_hash,
+                row.occurred_at,
+                row.actor,
+                row.action,
+                row.subject_type,
+                row.subject_id,
+                row.data,
+            )
+            if row.hash != expected:
+                problem = (
+                    "its content does not match its hash: its time, actor, action, subject or "
+                    "data was changed after it was written"
+                )
+        if problem is not None:
+            rows.close()
+            broken = BrokenEvent(row.id, row.occurred_at, row.actor, row.action, problem)
+            return ChainCheck(count, broken)
+        prev_hash, prev_id = row.hash, row.id
+    return ChainCheck(count)
+
+
 def verify_chain(session: Session) -> int | None:
     """The id of the first event whose hash or link is wrong, or None when the chain holds."""
-    prev_hash = GENESIS
-    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
-        expected = _digest(
-            prev_hash,
-            event.occurred_at,
-            event.actor,
-            event.action,
-            event.subject_type,
-            event.subject_id,
-            event.data,
-        )
-        if event.prev_hash != prev_hash or event.hash != expected:
-            return event.id
-        prev_hash = event.hash
-    return None
+    broken = check_chain(session).broken
+    return None if broken is None else broken.id

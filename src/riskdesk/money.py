@@ -8,6 +8,25 @@ In the database an amount is stored as a whole number of *micros* (millionths of
 currency unit, see `riskdesk.db.types.Micros`): exact on SQLite and PostgreSQL alike and
 fast to sum. `Money` is rounded to the currency's minor unit; the finer usage amounts the
 provider rates are kept as micros until they are billed.
+
+Limits. A BIGINT of micros holds ±9.2 × 10^12 currency units. riskdesk stores one amount
+(an invoice, a payment, a usage line, an order, a credit limit) only when its magnitude is
+below `MAX_AMOUNT` = 10^12 units (999,999,999,999.999999 at most) and refuses a larger one at
+every entry point (typed, imported, pulled from the provider) with one error naming the
+value and where it came from (`check_amount`). Why 10^12: the largest invoice of a reseller
+in the currencies with the smallest units is far below it -- 10^12 IDR is about 60 million
+USD, 10^12 VND about 40 million, 10^12 KRW about 700 million, 10^12 JPY about 6.5 billion --
+and it leaves a factor of nine of headroom in BIGINT, so the per-row arithmetic of the book
+(an invoice's total less what was paid plus what was applied later) cannot overflow. The
+currencies whose unit is worth less still (IRR, LBP: 10^12 is about 1 to 10 million USD) are
+the known limit.
+
+Sums are not limited by BIGINT: a customer or the whole book may owe far more than one
+amount. Every SQL sum over micros goes through `riskdesk.book._sql.safe_sum`, which adds the
+whole units and the remainders separately (each part stays far inside BIGINT: the units of
+up to 9.2 million maximal amounts) and joins them in Python, exactly, on SQLite (whose
+integer SUM raises on overflow) and PostgreSQL (whose SUM(bigint) is NUMERIC, and the cast
+back to BIGINT would raise) alike.
 """
 
 from __future__ import annotations
@@ -174,6 +193,10 @@ CURRENCIES: frozenset[str] = frozenset(_ZERO_DECIMAL | _THREE_DECIMAL | _TWO_DEC
 
 MICROS_PER_UNIT = 1_000_000
 
+#: The largest amount riskdesk stores is below this in magnitude (see the module docstring).
+MAX_AMOUNT = Decimal(10) ** 12
+MAX_MICROS = 10**18  # MAX_AMOUNT in micros; a stored amount's |micros| is below it
+
 
 class CurrencyError(ValueError):
     """An unknown currency code, or arithmetic across two currencies."""
@@ -203,6 +226,31 @@ def finer_than_currency(amount: Decimal, currency: str) -> str | None:
             f"{'' if places == 1 else 's'})"
         )
     return None
+
+
+class AmountRangeError(ValueError):
+    """An amount larger than riskdesk stores (|amount| >= MAX_AMOUNT)."""
+
+
+def beyond_limit(amount: Decimal, currency: str | None = None) -> str | None:
+    """Why `amount` is too large for riskdesk to store, or None when it is not."""
+    if amount.copy_abs() < MAX_AMOUNT:  # copy_abs: abs() overflows the context on 1e999999999
+        return None
+    code = f" {currency}" if currency else ""
+    return (
+        f"amount {amount}{code} is too large: riskdesk stores amounts below "
+        f"{MAX_AMOUNT:,} in magnitude (at most 999,999,999,999.999999)"
+    )
+
+
+def check_amount(amount: Decimal | int | str, currency: str | None, where: str) -> Decimal:
+    """`amount` as a Decimal, or AmountRangeError naming the value and `where` it came from
+    (e.g. "payment 'BANK-1'", "invoice 'INV-9' from the provider") when it is too large."""
+    value = to_decimal(amount)
+    problem = beyond_limit(value, currency)
+    if problem is not None:
+        raise AmountRangeError(f"{where}: {problem}")
+    return value
 
 
 def check_currency(currency: str) -> str:

@@ -17,11 +17,15 @@ open while the provider, the SMTP server or a webhook is called):
    only applies if the row is still ours (``in_progress`` with the attempt count we claimed),
    so a slow executor whose lease was taken over cannot overwrite the newer outcome.
 
-Crash safety. A row left ``in_progress`` longer than the lease (default 5 minutes) goes back
-to ``pending`` at the start of the next ``run_once`` and is tried again: provider effects are
-repeated harmlessly. Nothing is lost (the row is there until it is done, failed or
-cancelled) and nothing is doubled (the suspension reason is a unique row; the provider PATCH
-sets a status it may already have).
+Crash safety. A claim records its holder (`Holder`: host and pid namespace, pid, the
+process's start time, a random per-process token). A row left ``in_progress`` goes back to
+``pending`` at the start of the next ``run_once`` and is tried again once its owner is
+provably gone: its lease (default 5 minutes) has expired, or its holder ran on this host and
+that pid no longer runs (or has exited, or is another process now: a different start time).
+A holder on another host, or one that cannot be checked, keeps its claim until the lease
+ends. Provider effects are repeated harmlessly. Nothing is lost (the row is there until it
+is done, failed or cancelled) and nothing is doubled (the suspension reason is a unique row;
+the provider PATCH sets a status it may already have).
 
 E-mail is the one effect that cannot be repeated harmlessly. Guarantee:
 
@@ -56,13 +60,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, literal_column, select, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
 from riskdesk.actions.awaiting import waiting_for
 from riskdesk.actions.effects import ActionBusyError, Context, Effect, message_id
 from riskdesk.actions.outbox import audit_action, decision_facts
+from riskdesk.actions.recovery import Holder, recover_abandoned
 from riskdesk.actions.registry import Registry
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionStatus, OutboxAction
@@ -115,7 +120,8 @@ class ExecutionReport:
 
     @property
     def retried(self) -> int:
-        return self._count("retry")
+        """Tried again later: after a transient error, or waiting for an earlier action."""
+        return self._count("retry") + self._count("deferred")
 
     @property
     def failed(self) -> int:
@@ -139,6 +145,7 @@ class Executor:
         on_uncertain_email: Literal["hold", "resend"] = "hold",
         mail_domain: str = "riskdesk.invalid",
         actor: str = "executor",
+        holder: Holder | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -155,6 +162,7 @@ class Executor:
         self.on_uncertain_email = on_uncertain_email
         self.mail_domain = mail_domain
         self.actor = actor
+        self.holder = holder or Holder.current()
 
     # ------------------------------------------------------------------ the loop
 
@@ -207,6 +215,7 @@ class Executor:
                         status=ActionStatus.IN_PROGRESS.value,
                         attempts=OutboxAction.attempts + 1,
                         claimed_at=moment,
+                        claimed_by=self.holder.text(),
                         updated_at=moment,
                     )
                     .returning(OutboxAction.attempts)
@@ -411,51 +420,14 @@ class Executor:
         return Outcome(snapshot.id, snapshot.kind, "held", error[:2000])
 
     def _recover(self, older_than: timedelta) -> tuple[int, int]:
-        moment = self.now()
-        recovered = held = 0
-        with self._recording() as session:
-            query = select(OutboxAction).where(
-                # Literal, not a bound parameter: SQLite uses the partial index
-                # ix_outbox_actions_claimed only for a WHERE term that matches its own.
-                OutboxAction.status == literal_column(f"'{ActionStatus.IN_PROGRESS.value}'"),
-                OutboxAction.claimed_at <= moment - older_than,
-            )
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            for action in session.scalars(query.execution_options(populate_existing=True)):
-                action.updated_at = moment
-                # Only an effect that cannot be repeated (e-mail) marks its start.
-                uncertain = action.effect_started_at is not None
-                if uncertain and self.on_uncertain_email == "hold":
-                    action.status = ActionStatus.AWAITING_APPROVAL.value
-                    action.last_error = (
-                        "delivery uncertain: the executor stopped while handing the message to "
-                        "the mail server; check the mail log for its Message-ID, then approve "
-                        "to resend it (same Message-ID) or cancel it if it was delivered"
-                    )
-                    self._audit(session, action, "uncertain", claimed_at=action.claimed_at)
-                    held += 1
-                    continue
-                if action.attempts >= self.max_attempts:
-                    action.status = ActionStatus.FAILED.value
-                    action.last_error = (
-                        f"gave up after {action.attempts} attempts (executor stopped during the "
-                        "last one)"
-                    )
-                    self._audit(session, action, "failed", error=action.last_error)
-                else:
-                    action.status = ActionStatus.PENDING.value
-                    action.next_attempt_at = moment
-                    action.last_error = "recovered: the executor stopped before recording a result"
-                    self._audit(
-                        session,
-                        action,
-                        "recovered",
-                        claimed_at=action.claimed_at,
-                        uncertain_email=uncertain,
-                    )
-                recovered += 1
-        return recovered, held
+        return recover_abandoned(
+            self.engine,
+            now=self.now(),
+            lease=older_than,
+            actor=self.actor,
+            max_attempts=self.max_attempts,
+            on_uncertain_email=self.on_uncertain_email,
+        )
 
 
 class _LostClaim(Exception):

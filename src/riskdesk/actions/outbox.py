@@ -289,7 +289,12 @@ def cancel(
 
 
 def retry(
-    session: Session, action_id: int, by: str, *, now: datetime | None = None
+    session: Session,
+    action_id: int,
+    by: str,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
 ) -> OutboxAction:
     """Put a failed action back in the queue, with a fresh count of attempts."""
     action = _get(session, action_id)
@@ -301,7 +306,7 @@ def retry(
     action.next_attempt_at = moment
     action.effect_started_at = None
     action.updated_at = moment
-    audit_action(session, action, by, "retried", previous_error=action.last_error)
+    audit_action(session, action, by, "retried", previous_error=action.last_error, reason=reason)
     return action
 
 

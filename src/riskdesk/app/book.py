@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ from riskdesk.book.customers import list_customers as _tagged
 from riskdesk.book.detail import CustomerDetail, customer_detail
 from riskdesk.book.facts import AgingRow, CustomerFacts, aging_summary, customer_facts
 from riskdesk.db.engine import session_scope
+from riskdesk.errors import InvalidInputError
 from riskdesk.imports import ImportResult
 from riskdesk.imports import import_file as _import_file
 
@@ -91,14 +93,36 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Import one file, all-or-nothing unless bad rows may be skipped (see riskdesk.imports)."""
-    return _import_file(
-        deps.engine(),
-        request.kind,
-        request.path,
-        skip_bad_rows=request.skip_bad_rows,
-        reject_path=request.reject_file,
-        overwrite_reject_file=request.overwrite_reject_file,
-        progress=progress,
-        actor=actor,
-        today=deps.today(),
-    )
+    from pyarrow import ArrowInvalid
+
+    try:
+        return _import_file(
+            deps.engine(),
+            request.kind,
+            request.path,
+            skip_bad_rows=request.skip_bad_rows,
+            reject_path=request.reject_file,
+            overwrite_reject_file=request.overwrite_reject_file,
+            progress=progress,
+            actor=actor,
+            today=deps.today(),
+        )
+    except (csv.Error, ArrowInvalid) as exc:  # the readers' own errors: not a row's problem
+        raise _unreadable(request.path, exc) from None
+
+
+#: Longer lines than this are named when a file cannot be read (Python's csv field limit).
+_LONG_LINE = 131_072
+
+
+def _unreadable(path: Path, exc: Exception) -> InvalidInputError:
+    """One error naming the file and, when one is too long to read, the first such line."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if len(line) > _LONG_LINE:
+                return InvalidInputError(
+                    f"{path}:{number}: the line is {len(line):,} bytes long and a field holds "
+                    f"more than riskdesk reads ({_LONG_LINE:,} characters); nothing was imported"
+                )
+    return InvalidInputError(f"{path}: cannot be read: {reason}; nothing was imported")

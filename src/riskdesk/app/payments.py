@@ -1,22 +1,24 @@
-"""Recording a payment, and re-evaluating its customer at once."""
+"""Recording and reversing a payment, and re-evaluating its customer at once."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
+from riskdesk.app.reevaluate import Reevaluation, owe_reevaluation, reevaluate, settle_pending
 from riskdesk.book.customers import find_customer
-from riskdesk.book.payments import check_payment
+from riskdesk.book.payments import Reversal, check_payment
 from riskdesk.book.payments import record_payment as _record
+from riskdesk.book.payments import reverse_payment as _reverse
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.run import run_collections
+from riskdesk.crashpoints import crashpoint
 from riskdesk.db.engine import session_scope
 from riskdesk.errors import InvalidInputError, RiskdeskError
-from riskdesk.money import Money, check_currency, finer_than_currency, to_decimal
+from riskdesk.money import Money, beyond_limit, check_currency, finer_than_currency, to_decimal
 
 
 @dataclass(frozen=True)
@@ -45,24 +47,25 @@ class PaymentRecordedError(RiskdeskError):
     """The payment is saved, but what had to follow it failed (says what will finish it)."""
 
 
-def _amount(amount: str, currency: str) -> tuple[Decimal, str]:
-    """The decimal `amount` and the known currency code `currency` names, or InvalidInputError."""
+def exact_money(amount: str, currency: str, where: str = "") -> Money:
+    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit
+    or larger than riskdesk stores (`where` names what the amount is of, for the message)."""
     code = currency.strip().upper()
     try:
         check_currency(code)
         value = to_decimal(amount.strip())
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(f"amount {amount!r} {currency!r}: {exc}") from None
-    return value, code
-
-
-def exact_money(amount: str, currency: str) -> Money:
-    """`amount` in `currency`, refused (never rounded) when finer than the currency's minor unit."""
-    value, code = _amount(amount, currency)
+    too_large = beyond_limit(value, code)  # first: a huge exponent overflows the check below
+    if too_large is not None:
+        raise InvalidInputError(f"{where}: {too_large}" if where else too_large)
     finer = finer_than_currency(value, code)
     if finer is not None:
         raise InvalidInputError(f"{finer}: give the amount exactly as received")
-    return Money(value, code)
+    try:
+        return Money(value, code)
+    except ArithmeticError:  # decimal Overflow / InvalidOperation: more digits than it holds
+        raise InvalidInputError(f"amount {amount!r} {code}: too large to be an amount") from None
 
 
 def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> PaymentResult:
@@ -74,13 +77,13 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     """
     today = deps.today()
     day = request.received_on or today
-    value, code = _amount(request.amount, request.currency)
-    check_payment(value, code, day, today=today)  # the rules an imported payment meets too
-    money = Money(value, code)
+    money = exact_money(request.amount, request.currency, f"payment {request.reference!r}")
+    check_payment(money.amount, money.currency, day, today=today)  # the import's rules too
     engine = deps.engine()
     policy = deps.policy(request.policy)
     if request.execute:
         deps.check_effects()
+    settle_pending(deps, policy, actor=actor)  # what a killed command left owed, first
     with session_scope(engine) as session:
         found = find_customer(session, request.customer)
         payment = _record(
@@ -93,20 +96,25 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
             actor=actor,
         )
         result = PaymentResult(payment.id, found.id, request.reference)
+        # Durable: should this command die after the commit, the next one judges the customer.
+        owe_reevaluation(session, found.id, cause=f"payment #{payment.id}", now=deps.now())
+    crashpoint("payment.after_commit")
     recorded = (
         f"payment {request.reference!r} is recorded (payment #{result.payment_id}, "
         f"customer #{result.customer_id})"
     )
     step, later = "re-evaluating the customer", "the next collections run will re-evaluate it"
     try:
-        report = run_collections(
-            engine,
-            policy,
-            as_of=today,
-            customer_ids=[result.customer_id],
-            actor=actor,
-            now=deps.now(),
-        )
+        report = settle_pending(deps, policy, actor=actor, customer_ids=[result.customer_id])
+        if report is None:  # another command judged the customer meanwhile
+            report = run_collections(
+                engine,
+                policy,
+                as_of=today,
+                customer_ids=[result.customer_id],
+                actor=actor,
+                now=deps.now(),
+            )
         result.transitions = list(report.transitions)
         result.actions_planned = report.enqueued
         if request.execute:
@@ -115,3 +123,46 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     except RiskdeskError as exc:
         raise PaymentRecordedError(f"{recorded}, but {step} failed: {exc}; {later}") from None
     return result
+
+
+@dataclass(frozen=True)
+class ReversalRequest:
+    reference: str
+    reason: str
+    execute: bool = True
+    policy: Path | None = None
+
+
+@dataclass
+class ReversalResult:
+    reversal: Reversal
+    followup: Reevaluation
+
+
+def reverse_payment(deps: Deps, request: ReversalRequest, *, actor: str) -> ReversalResult:
+    """Reverse a payment (bounced, recorded by mistake) and judge its customer again at once.
+
+    `actor` is the person who reverses it (recorded on the payment and in the audit event).
+    The payment stays, its allocations are removed and the customer's other payments
+    re-applied; then the customer is re-evaluated as of today, as after `record_payment`, so
+    one whose payment bounced goes back into collections. The policy (and with `execute` the
+    mail and provider settings) is checked before anything is written.
+    """
+    if not request.reason.strip():
+        raise InvalidInputError("a reversal needs a reason (--reason)")
+    policy = deps.policy(request.policy)
+    if request.execute:
+        deps.check_effects()
+    with session_scope(deps.engine()) as session:
+        reversal = _reverse(
+            session, reference=request.reference, reason=request.reason, by=actor, at=deps.now()
+        )
+    followup = reevaluate(
+        deps,
+        policy,
+        reversal.customer_id,
+        actor=actor,
+        execute=request.execute,
+        recorded=f"the reversal of payment {reversal.reference!r} is recorded",
+    )
+    return ReversalResult(reversal, followup)

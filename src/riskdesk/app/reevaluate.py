@@ -6,17 +6,32 @@ the customer again at once, as of today (the same call `app.payments` makes), an
 `execute` carries out what that plans. The change is committed first; should what follows
 fail, `FollowUpFailedError` says the change is saved and that the next collections run
 finishes the job.
+
+Durable follow-up: a change that must be followed by judging its customer again records so in
+its own transaction (`owe_reevaluation`: a `pending_reevaluations` row), and the row is deleted
+once the customer was judged. A command killed between the two leaves the row; the next
+command that touches collections (`collections run`, `payments record`, carrying out the
+outbox) first judges every customer still owed (`settle_pending`). Judging again is
+idempotent: a customer judged twice on the same facts changes nothing the second time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
 from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.policy import Policy
-from riskdesk.collections.run import run_collections
+from riskdesk.collections.run import RunReport, run_collections
+from riskdesk.crashpoints import crashpoint
+from riskdesk.db.engine import session_scope
+from riskdesk.db.models import PendingReevaluation
 from riskdesk.errors import RiskdeskError
 
 
@@ -65,3 +80,45 @@ def reevaluate(
     except RiskdeskError as exc:
         raise FollowUpFailedError(f"{recorded}, but {step} failed: {exc}; {later}") from None
     return result
+
+
+def owe_reevaluation(session: Session, customer_id: int, *, cause: str, now: datetime) -> None:
+    """Record, in the caller's transaction, that `customer_id` must be judged again."""
+    session.add(PendingReevaluation(customer_id=customer_id, cause=cause[:200], created_at=now))
+    session.flush()
+
+
+def settle_pending(
+    deps: Deps,
+    policy: Policy | None,
+    *,
+    actor: str,
+    customer_ids: Sequence[int] | None = None,
+) -> RunReport | None:
+    """Judge, as of today, every customer a committed change left owed (or only those of
+    `customer_ids`), then delete what was settled; None when nothing was owed.
+
+    `policy` None: the configured one, read only when something is owed.
+    """
+    engine = deps.engine()
+    with session_scope(engine) as session:
+        query = select(PendingReevaluation.id, PendingReevaluation.customer_id)
+        if customer_ids is not None:
+            query = query.where(PendingReevaluation.customer_id.in_(list(customer_ids)))
+        owed = session.execute(query.order_by(PendingReevaluation.id)).all()
+    if not owed:
+        return None
+    report = run_collections(
+        engine,
+        policy or deps.policy(),
+        as_of=deps.today(),
+        customer_ids=sorted({customer for _, customer in owed}),
+        actor=actor,
+        now=deps.now(),
+    )
+    crashpoint("reevaluate.before_settled")
+    with session_scope(engine) as session:
+        session.execute(
+            delete(PendingReevaluation).where(PendingReevaluation.id.in_([i for i, _ in owed]))
+        )
+    return report

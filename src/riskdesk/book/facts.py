@@ -19,24 +19,41 @@ Definitions, all as of the day `as_of` (inclusive):
   the aging buckets, not in overdue_amount);
 - unapplied_credit: money received on or before as_of not yet applied to an invoice by then,
   in the customer's currency (reported, not subtracted from the balance);
-- unbilled_usage: rated usage in the customer's currency dated on or before as_of and after
-  the period end of the customer's last invoice (all usage if no invoice has a period end);
+- unbilled_usage: rated usage dated on or before as_of and after the period end of the
+  customer's last invoice (all usage if no invoice has a period end), in the customer's
+  currency. Usage billed in another currency is converted (`_foreign_usage_sql`): with the
+  row's own rate when the row's pricing currency is the customer's (Partner Center's
+  PCToBCExchangeRate converts pricing into billing currency, so the amount is divided by it),
+  else with the latest `exchange_rates` rate of the pair on or before the usage day. Usage
+  with neither stays out of the sums and is listed in `unconverted_usage` (in its own
+  currency), never dropped;
 - open_orders: orders still open, created on or before as_of;
 - exposure = open_balance + unbilled_usage + open_orders.
+
+The statement's text is in `riskdesk.book.facts_sql`; the conversion of usage in another
+currency, and where it is rounded, in `riskdesk.book.foreign_usage`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import BindParameter, Date, String, TextClause, bindparam, text
+from sqlalchemy import String, TextClause, bindparam, text
 
-from riskdesk.book._sql import Bind, dialect_name
-from riskdesk.db.types import UTCDateTime
+from riskdesk.book._sql import Bind, dialect_name, exact_sums, joined
+from riskdesk.book.facts_sql import (
+    BY_EXPOSURE,
+    bucket_sums,
+    clause_for,
+    facts_sql,
+    open_invoices_cte,
+    params_for,
+)
+from riskdesk.book.foreign_usage import FEW_IDS, foreign_usage, with_foreign_usage
 from riskdesk.gcpause import gc_paused
 from riskdesk.money import Money, check_currency, minor_units
 
@@ -65,6 +82,9 @@ class CustomerFacts:
     unbilled_usage: Money
     open_orders: Money
     exposure: Money
+    # Unbilled usage in another currency with no rate to convert it (per currency, as
+    # billed): not in unbilled_usage or exposure, which understate the position by it.
+    unconverted_usage: tuple[Money, ...] = ()
 
     @property
     def available_credit(self) -> Money | None:
@@ -107,194 +127,6 @@ class AgingRow:
 
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
-
-
-# Aggregates of open amounts per invoice, by how late the invoice is. `due_on` is compared with
-# boundary days computed in Python, which works on SQLite (ISO text) and PostgreSQL (date)
-# alike and keeps date arithmetic out of the per-invoice work.
-_BUCKET_SUMS = """
-    SUM(open_micros) AS open_micros,
-    SUM(CASE WHEN due_on < :as_of AND NOT disputed THEN open_micros ELSE 0 END)
-        AS overdue_micros,
-    SUM(CASE WHEN due_on >= :as_of THEN open_micros ELSE 0 END) AS current_micros,
-    SUM(CASE WHEN due_on < :as_of AND due_on >= :d30 THEN open_micros ELSE 0 END) AS d1_30,
-    SUM(CASE WHEN due_on < :d30 AND due_on >= :d60 THEN open_micros ELSE 0 END) AS d31_60,
-    SUM(CASE WHEN due_on < :d60 AND due_on >= :d90 THEN open_micros ELSE 0 END) AS d61_90,
-    SUM(CASE WHEN due_on < :d90 THEN open_micros ELSE 0 END) AS d90p
-"""
-
-
-def _ids_clause(column: str, customer_ids: Sequence[int] | None) -> str:
-    return "" if customer_ids is None else f" AND {column} IN :ids"
-
-
-def _not_settled_ctes(name: str, table: str, key: str, dated: str, columns: str, ids: str) -> str:
-    """CTEs `{name}_later` and `{name}`: the rows of `table` (invoices or payments) dated by
-    as_of and not settled by then, and per row what was applied after as_of.
-
-    Read through the covering index on (settled_on, ...): one range for "never settled", one
-    for "settled later". What was applied by as_of is the cached total less what came after,
-    which is nothing when as_of is today. See `riskdesk.book.payments.refresh_settlement`.
-    """
-    return f"""
-        {name}_later AS (
-            SELECT {key} AS id, SUM(amount_micros) AS later_micros
-            FROM payment_allocations WHERE applied_on > :as_of
-            GROUP BY {key}
-        ),
-        {name} AS (
-            SELECT {columns} FROM {table}
-            WHERE settled_on IS NULL AND {dated} <= :as_of{ids}
-            UNION ALL
-            SELECT {columns} FROM {table}
-            WHERE settled_on > :as_of AND {dated} <= :as_of{ids}
-        )"""
-
-
-def _open_invoices_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
-    """CTE `inv`: every invoice issued by as_of with a non-zero open amount as of then."""
-    unsettled = _not_settled_ctes(
-        "unsettled",
-        "invoices",
-        "invoice_id",
-        "issued_on",
-        "id, customer_id, currency, due_on, disputed, total_micros, paid_micros",
-        _ids_clause("customer_id", customer_ids),
-    )
-    return f"""{unsettled},
-        inv AS (
-            SELECT customer_id, currency, due_on, disputed, open_micros FROM (
-                SELECT u.customer_id, u.currency, u.due_on, u.disputed,
-                       u.total_micros - u.paid_micros + COALESCE(l.later_micros, 0)
-                           AS open_micros
-                FROM unsettled u LEFT JOIN unsettled_later l ON l.id = u.id
-            ) per_invoice
-            WHERE open_micros <> 0
-        )"""
-
-
-def _credit_cte(dialect: str, customer_ids: Sequence[int] | None) -> str:
-    """CTE `credit`: per customer and currency, money received by as_of not applied by then."""
-    unapplied = _not_settled_ctes(
-        "unapplied",
-        "payments",
-        "payment_id",
-        "received_on",
-        "id, customer_id, currency, amount_micros, applied_micros",
-        _ids_clause("customer_id", customer_ids),
-    )
-    return f"""{unapplied},
-        credit AS (
-            SELECT customer_id, currency, SUM(left_micros) AS credit_micros FROM (
-                SELECT p.customer_id, p.currency,
-                       p.amount_micros - p.applied_micros + COALESCE(l.later_micros, 0)
-                           AS left_micros
-                FROM unapplied p LEFT JOIN unapplied_later l ON l.id = p.id
-            ) per_payment
-            WHERE left_micros <> 0
-            GROUP BY customer_id, currency
-        )"""
-
-
-def _facts_sql(
-    dialect: str, customer_ids: Sequence[int] | None, *, order_by: str, limit: bool
-) -> str:
-    if dialect == "postgresql":
-        days = "(CAST(:as_of AS DATE) - ia.oldest_due)"
-    else:
-        days = "CAST(julianday(:as_of) - julianday(ia.oldest_due) AS INTEGER)"
-
-    def big(sql: str) -> str:
-        # PostgreSQL sums BIGINT into NUMERIC, which the driver would turn into Decimals.
-        return f"CAST({sql} AS BIGINT)" if dialect == "postgresql" else sql
-
-    exposure = (
-        "COALESCE(ia.open_micros, 0) + COALESCE(ub.unbilled_micros, 0)"
-        " + COALESCE(oo.orders_micros, 0)"
-    )
-    return f"""
-    WITH {_open_invoices_cte(dialect, customer_ids)},
-    inv_agg AS (
-        SELECT customer_id, currency,
-               {_BUCKET_SUMS},
-               SUM(CASE WHEN disputed THEN open_micros ELSE 0 END) AS disputed_micros,
-               SUM(CASE WHEN open_micros > 0 THEN 1 ELSE 0 END) AS unpaid_count,
-               MIN(CASE WHEN open_micros > 0 AND due_on < :as_of AND NOT disputed
-                        THEN due_on END) AS oldest_due
-        FROM inv
-        GROUP BY customer_id, currency
-    ),
-    {_credit_cte(dialect, customer_ids)},
-    usage_customers AS (
-        SELECT DISTINCT customer_id FROM usage_records
-        WHERE usage_date <= :as_of{_ids_clause("customer_id", customer_ids)}
-    ),
-    last_period AS (
-        SELECT i.customer_id, MAX(i.period_end) AS last_end
-        FROM invoices i
-        WHERE i.customer_id IN (SELECT customer_id FROM usage_customers)
-          AND i.issued_on <= :as_of AND i.period_end <= :as_of
-        GROUP BY i.customer_id
-    ),
-    unbilled AS (
-        SELECT u.customer_id, u.currency, SUM(u.amount_micros) AS unbilled_micros
-        FROM usage_records u LEFT JOIN last_period lp ON lp.customer_id = u.customer_id
-        WHERE u.usage_date <= :as_of AND (lp.last_end IS NULL OR u.usage_date > lp.last_end)
-              {_ids_clause("u.customer_id", customer_ids)}
-        GROUP BY u.customer_id, u.currency
-    ),
-    open_orders AS (
-        SELECT customer_id, currency, SUM(amount_micros) AS orders_micros
-        FROM orders
-        WHERE status = 'open' AND created_at < :orders_before
-              {_ids_clause("customer_id", customer_ids)}
-        GROUP BY customer_id, currency
-    )
-    SELECT c.id, c.provider_customer_id, c.name, c.currency, c.credit_limit_micros,
-           {big("ia.open_micros")}, {big("ia.overdue_micros")}, {big("ia.current_micros")},
-           {big("ia.d1_30")}, {big("ia.d31_60")}, {big("ia.d61_90")}, {big("ia.d90p")},
-           {big("ia.disputed_micros")}, {big("cr.credit_micros")},
-           {big("ub.unbilled_micros")}, {big("oo.orders_micros")},
-           {big(exposure)} AS exposure_micros,
-           COALESCE(ia.unpaid_count, 0) AS unpaid_count,
-           CASE WHEN ia.oldest_due IS NULL THEN 0 ELSE {days} END AS days_past_due
-    FROM customers c
-    LEFT JOIN inv_agg ia ON ia.customer_id = c.id AND ia.currency = c.currency
-    LEFT JOIN credit cr ON cr.customer_id = c.id AND cr.currency = c.currency
-    LEFT JOIN unbilled ub ON ub.customer_id = c.id AND ub.currency = c.currency
-    LEFT JOIN open_orders oo ON oo.customer_id = c.id AND oo.currency = c.currency
-    WHERE 1 = 1{_ids_clause("c.id", customer_ids)}
-    ORDER BY {order_by}
-    {"LIMIT :limit" if limit else ""}
-    """
-
-
-def _params(as_of: date, customer_ids: Sequence[int] | None) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "as_of": as_of,
-        "d30": as_of - timedelta(days=30),
-        "d60": as_of - timedelta(days=60),
-        "d90": as_of - timedelta(days=90),
-        "orders_before": datetime.combine(as_of + timedelta(days=1), time(0), tzinfo=UTC),
-    }
-    if customer_ids is not None:
-        values["ids"] = list(customer_ids)
-    return values
-
-
-def _clause(sql: str, customer_ids: Sequence[int] | None) -> TextClause:
-    binds: list[BindParameter[Any]] = [
-        bindparam("as_of", type_=Date),
-        bindparam("d30", type_=Date),
-        bindparam("d60", type_=Date),
-        bindparam("d90", type_=Date),
-        bindparam("orders_before", type_=UTCDateTime),
-    ]
-    if customer_ids is not None:
-        binds.append(bindparam("ids", expanding=True))
-    clause = text(sql)
-    # Only bind what the statement uses (the aging query has no orders).
-    return clause.bindparams(*(b for b in binds if f":{b.key}" in sql))
 
 
 class _MoneyOf(dict[int | None, Money]):
@@ -341,7 +173,13 @@ def _normalise_ids(customer_ids: Sequence[int] | None) -> list[int] | None:
     return None if customer_ids is None else sorted({int(c) for c in customer_ids})
 
 
-def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
+# Columns of a facts row: five of the customer, twelve sums (twenty-four parts when split),
+# the unpaid count, the days past due and the foreign-usage flag.
+_FLAG, _FLAG_SPLIT = 19, 31
+
+
+def _rows_to_facts(rows: Sequence[Any], as_of: date, split: bool) -> list[CustomerFacts]:
+    count_at = 29 if split else 17
     facts: list[CustomerFacts] = []
     append = facts.append
     new = object.__new__
@@ -368,7 +206,10 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
                 unbilled,
                 orders,
                 exposure,
-            ) = map(money.__getitem__, r[5:17])
+            ) = map(
+                money.__getitem__,
+                map(joined, r[5:29:2], r[6:29:2]) if split else r[5:17],
+            )
             # The dataclass's own (frozen) __init__ sets twenty fields one by one through
             # object.__setattr__; filling the instance dict at once gives the same object.
             f = new(CustomerFacts)
@@ -384,8 +225,8 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
                     "credit_limit": None if r[4] is None else money[r[4]],
                     "open_balance": open_balance,
                     "overdue_amount": overdue,
-                    "days_past_due": int(r[18]),
-                    "unpaid_invoice_count": int(r[17]),
+                    "days_past_due": int(r[count_at + 1]),
+                    "unpaid_invoice_count": int(r[count_at]),
                     "current": current,
                     "days_1_30": d1_30,
                     "days_31_60": d31_60,
@@ -396,6 +237,7 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date) -> list[CustomerFacts]:
                     "unbilled_usage": unbilled,
                     "open_orders": orders,
                     "exposure": exposure,
+                    "unconverted_usage": (),
                 },
             )
             append(f)
@@ -435,9 +277,23 @@ def customer_facts(
     ids = _normalise_ids(customer_ids)
     if ids is not None and not ids:
         return []
-    sql = _facts_sql(dialect_name(connection_or_session), ids, order_by="c.id", limit=False)
-    rows = _fetch(connection_or_session, _clause(sql, ids), _params(as_of, ids))
-    return _rows_to_facts(rows, as_of)
+    dialect = dialect_name(connection_or_session)
+
+    def run(split: bool) -> list[CustomerFacts]:
+        sql = facts_sql(dialect, ids, order_by="c.id", limit=False, split=split)
+        rows = _fetch(connection_or_session, clause_for(sql, ids), params_for(as_of, ids))
+        facts = _rows_to_facts(rows, as_of, split)
+        # The statement flags customers with unbilled usage in another currency; only those
+        # are read again, to convert it (the whole book at once when there are many).
+        flag_at = _FLAG_SPLIT if split else _FLAG
+        flagged = [r[0] for r in rows if r[flag_at]]
+        if not flagged:
+            return facts
+        some = flagged if len(flagged) <= FEW_IDS else ids
+        found = foreign_usage(connection_or_session, as_of, some)
+        return with_foreign_usage(facts, rows, found, split)
+
+    return exact_sums(connection_or_session, run)
 
 
 def top_exposures(
@@ -450,43 +306,74 @@ def top_exposures(
     as it is.
     """
     dialect = dialect_name(connection_or_session)
-    sql = _facts_sql(dialect, None, order_by="exposure_micros DESC, c.id", limit=True)
-    params = _params(as_of, None) | {"limit": int(limit)}
-    if currency is None:
-        clause = _clause(sql, None)
-    else:
-        sql = sql.replace("WHERE 1 = 1", "WHERE c.currency = :currency", 1)
-        clause = _clause(sql, None).bindparams(bindparam("currency", type_=String))
+    # Converted usage is added in Python, after the SQL ranking: ask for as many more rows as
+    # there are customers with foreign usage, and rank those customers with the rest. Any
+    # other customer in the true top `limit` is among the SQL's top `limit + len(foreign)`.
+    foreign = foreign_usage(connection_or_session, as_of, None)
+    params = params_for(as_of, None) | {"limit": int(limit) + len(foreign)}
+    if currency is not None:
         params["currency"] = check_currency(currency)
-    rows = _fetch(connection_or_session, clause, params)
-    return _rows_to_facts(rows, as_of)
+
+    def run(split: bool) -> list[CustomerFacts]:
+        sql = facts_sql(dialect, None, order_by=BY_EXPOSURE, limit=True, split=split)
+        if currency is None:
+            clause = clause_for(sql, None)
+        else:
+            sql = sql.replace("WHERE 1 = 1", "WHERE c.currency = :currency", 1)
+            clause = clause_for(sql, None).bindparams(bindparam("currency", type_=String))
+        rows = _fetch(connection_or_session, clause, params)
+        return _rows_to_facts(rows, as_of, split)
+
+    ranked = exact_sums(connection_or_session, run)
+    if not foreign:
+        return ranked
+    candidates = sorted({f.customer_id for f in ranked} | set(foreign))
+    ranked = [
+        f
+        for f in customer_facts(connection_or_session, as_of, candidates)
+        if currency is None or f.currency == params["currency"]
+    ]
+    ranked.sort(key=lambda f: (-f.exposure.amount, f.customer_id))
+    return ranked[: int(limit)]
 
 
 def aging_summary(connection_or_session: Bind, as_of: date) -> list[AgingRow]:
     """Open balances of the whole book per currency and aging bucket, as of `as_of`."""
-    sql = f"""
-    WITH {_open_invoices_cte(dialect_name(connection_or_session), None)}
-    SELECT currency,
-           COUNT(DISTINCT CASE WHEN open_micros <> 0 THEN customer_id END) AS customers,
-           {_BUCKET_SUMS}
-    FROM inv
-    GROUP BY currency
-    ORDER BY currency
-    """
-    rows = _fetch(connection_or_session, _clause(sql, None), _params(as_of, None))
-    result = []
-    for r in rows:
-        m = _money_maker(r.currency)
-        result.append(
-            AgingRow(
-                currency=r.currency,
-                customers=int(r.customers),
-                current=m(r.current_micros),
-                days_1_30=m(r.d1_30),
-                days_31_60=m(r.d31_60),
-                days_61_90=m(r.d61_90),
-                days_over_90=m(r.d90p),
-                total=m(r.open_micros),
+    dialect = dialect_name(connection_or_session)
+
+    def run(split: bool) -> list[AgingRow]:
+        sql = f"""
+        WITH {open_invoices_cte(dialect, None, split)}
+        SELECT currency,
+               COUNT(DISTINCT CASE WHEN open_micros <> 0 THEN customer_id END) AS customers,
+               {bucket_sums(split)}
+        FROM inv
+        GROUP BY currency
+        ORDER BY currency
+        """
+        rows = _fetch(connection_or_session, clause_for(sql, None), params_for(as_of, None))
+
+        def sum_in(row: Any, name: str) -> int | None:
+            if split:
+                return joined(getattr(row, f"{name}_u"), getattr(row, f"{name}_r"))
+            value = getattr(row, f"{name}_micros")
+            return None if value is None else int(value)
+
+        result = []
+        for r in rows:
+            m = _money_maker(r.currency)
+            result.append(
+                AgingRow(
+                    currency=r.currency,
+                    customers=int(r.customers),
+                    current=m(sum_in(r, "current")),
+                    days_1_30=m(sum_in(r, "d1_30")),
+                    days_31_60=m(sum_in(r, "d31_60")),
+                    days_61_90=m(sum_in(r, "d61_90")),
+                    days_over_90=m(sum_in(r, "d90p")),
+                    total=m(sum_in(r, "open")),
+                )
             )
-        )
-    return result
+        return result
+
+    return exact_sums(connection_or_session, run)

@@ -63,6 +63,7 @@ def _paid_towards(session: Session, promise: PromiseToPay, today: date) -> Decim
             Payment.received_on >= promise.promised_on,
             Payment.received_on <= min(promise.due_on, today),
             or_(Payment.method.is_(None), Payment.method != CREDIT_NOTE),
+            Payment.reversed_at.is_(None),
         )
     )
     return micros_to_decimal(total or 0)
@@ -234,6 +235,7 @@ def list_promises(
             Payment.received_on <= PromiseToPay.due_on,
             Payment.received_on <= today,
             or_(Payment.method.is_(None), Payment.method != CREDIT_NOTE),
+            Payment.reversed_at.is_(None),
         )
         .correlate(PromiseToPay)
         .scalar_subquery()

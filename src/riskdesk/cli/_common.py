@@ -69,9 +69,11 @@ def error_line(message: str) -> None:
 
 def _surface_hint(exc: RiskdeskError) -> str | None:
     """What to type next, for errors whose domain text names no command."""
-    from riskdesk.app.database import SchemaNotCurrentError
+    from riskdesk.app.database import DatabaseMissingError, SchemaNotCurrentError
     from riskdesk.app.payments import PaymentRecordedError
 
+    if isinstance(exc, DatabaseMissingError):
+        return "check the --database-url path; `riskdesk init` creates a new, empty book there"
     if isinstance(exc, SchemaNotCurrentError):
         return "run `riskdesk init` (with the same --database-url) first"
     if isinstance(exc, PaymentRecordedError):
@@ -154,9 +156,28 @@ def stage_reporter(progress: Progress | None) -> Callable[[str, int, int], None]
     return report
 
 
+#: The days a command may compute as of (`--as-of`): the book's dates, with room either side.
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+
+
+def _day_in_range(value: datetime | None) -> datetime | None:
+    if value is not None and not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise typer.BadParameter(
+            f"{value.date().isoformat()} is outside the days riskdesk computes as of "
+            f"({FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()})"
+        )
+    return value
+
+
 AsOf = Annotated[
     datetime | None,
-    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Compute as of this day (default today)."),
+    typer.Option(
+        "--as-of",
+        formats=["%Y-%m-%d"],
+        callback=_day_in_range,
+        help="Compute as of this day (default today; 2000-01-01 to 2100-12-31).",
+    ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 PolicyOption = Annotated[

@@ -67,11 +67,24 @@ def collections_run(
             "after checking the facts; recorded in the run's audit event.",
         ),
     ] = None,
+    override_as_of: Annotated[
+        bool,
+        typer.Option(
+            "--override-as-of",
+            help="Act (not only show) as of the --as-of day instead of today; needs --by and "
+            "--reason, recorded in the audit trail and the run's report.",
+        ),
+    ] = False,
     by: Annotated[
         str | None,
         typer.Option(
-            help="Who runs it (recorded in the audit trail; needed with --max-suspensions)."
+            help="Who runs it (recorded in the audit trail; needed with --max-suspensions "
+            "and --override-as-of)."
         ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why a run acts on a day other than today (with --override-as-of)."),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -80,7 +93,13 @@ def collections_run(
     Planning is one transaction (outbox rows, new stages, audit); the actions are carried out
     after it, so a crash in between is finished by the next run, nothing sent twice.
 
+    A run that acts takes today: --as-of another day is for --dry-run (or `collections
+    preview`), or needs --override-as-of with --by and --reason (audited).
+
     Example: [bold]riskdesk collections run --as-of 2026-11-01 --dry-run[/bold]
+
+    Example: [bold]riskdesk collections run --as-of 2026-11-30 --override-as-of --by j.doe
+    --reason "replay the run the outage of 30 Nov missed"[/bold]
 
     Example: [bold]riskdesk collections run --max-suspensions 140 --by j.doe[/bold] (after a
     blast-radius alert, once the facts are checked)
@@ -91,14 +110,24 @@ def collections_run(
         execute=execute,
         policy=policy,
         max_suspensions=max_suspensions,
+        override_as_of=override_as_of,
+        reason=reason,
     )
+    person_needed = max_suspensions is not None or override_as_of
 
     def hint(exc: Exception) -> str | None:
+        if override_as_of:
+            return "say who decided it with --by NAME and why with --reason TEXT"
+        if as_of is not None and not dry_run and "is not today" in str(exc):
+            return (
+                "add --dry-run to see that day's plan, or --override-as-of --by NAME "
+                "--reason TEXT to act on it"
+            )
         return "say who decided it with --by NAME" if max_suspensions is not None else None
 
     with user_errors(hint):
         result = uc.run_collections(
-            deps_of(ctx), request, actor=by if max_suspensions is not None else actor_of(ctx, by)
+            deps_of(ctx), request, actor=by if person_needed else actor_of(ctx, by)
         )
     report = result.report
     alert = _alert_with_hint(report)
@@ -117,10 +146,18 @@ def collections_run(
                 "in_progress": report.in_progress,
                 "in_progress_since": report.in_progress_since,
                 "alert": alert,
+                "as_of_override": result.as_of_override,
                 "executed": result.executed,
             }
         )
         return
+    if result.as_of_override:
+        o = result.as_of_override
+        err_console.print(
+            f"[bold yellow]as of {o.as_of} instead of today ({o.today})[/bold yellow], "
+            f"by {escape(o.by)}: {escape(o.reason)}",
+            highlight=False,
+        )
     _print_report(report, result.executed, alert)
 
 
@@ -189,7 +226,8 @@ def _print_report(report, executed, alert: str | None) -> None:
         console.print(
             f"{report.in_progress:,} actions are in progress by an executor"
             + (f" (the oldest since {since:%Y-%m-%d %H:%M} UTC)" if since else "")
-            + "; one left by an executor that stopped is taken up again once its lease ends: "
+            + "; one left by an executor that stopped is taken up again by the next run (at "
+            "once when its process is gone, else once its lease ends): "
             "riskdesk outbox list --status in_progress"
         )
     if executed:

@@ -34,6 +34,14 @@ def print_customer(detail: CustomerDetail, day: date) -> None:
     ):
         info.add_row(label, value)
     console.print(info)
+    if f.unconverted_usage:
+        amounts = ", ".join(money(m) for m in f.unconverted_usage)
+        console.print(
+            f"warning: unbilled usage of {amounts} has no rate into {f.currency}: it is not in "
+            "unbilled usage or exposure (import a rate with `riskdesk rates import`)",
+            style="bold yellow",
+            markup=False,
+        )
     print_standing(detail)
     subs = Table(title="Subscriptions")
     for column in ("provider id", "offer", "kind", "qty", "status", "held for"):

@@ -80,6 +80,9 @@ def outbox_cancel(
 ) -> None:
     """Withdraw an action not yet carried out (pending or awaiting approval).
 
+    One in progress can be cancelled once its executor is provably gone (its lease expired, or
+    its process no longer runs); any other status is refused (exit 4).
+
     Example: [bold]riskdesk outbox cancel 42 --by j.doe --reason "delivered, see mail log"[/bold]
     """
     with user_errors():
@@ -92,11 +95,15 @@ def outbox_retry(
     ctx: typer.Context,
     action_id: Annotated[int, typer.Argument(help="A failed action.")],
     by: Annotated[str, typer.Option(help="Who retries it (recorded in the audit trail).")],
+    reason: Annotated[str, typer.Option(help="Why it is tried again (recorded too).")],
 ) -> None:
     """Put a failed action back in the queue with a fresh count of attempts.
 
-    Example: [bold]riskdesk outbox retry 42 --by j.doe[/bold]
+    One in progress whose executor is provably gone (its lease expired, or its process no
+    longer runs) is taken back and queued at once; any other status is refused (exit 4).
+
+    Example: [bold]riskdesk outbox retry 42 --by j.doe --reason "subscription id fixed"[/bold]
     """
     with user_errors():
-        uc.retry(deps_of(ctx), action_id, actor=actor_of(ctx, by))
+        uc.retry(deps_of(ctx), action_id, actor=actor_of(ctx, by), reason=reason)
     console.print(f"action {action_id} queued again; the next run carries it out")

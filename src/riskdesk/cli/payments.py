@@ -1,4 +1,5 @@
-"""`payments record`: a payment received, and its customer re-evaluated at once."""
+"""`payments record` / `payments reverse`: a payment received or reversed, and its customer
+re-evaluated at once."""
 
 from __future__ import annotations
 
@@ -88,3 +89,57 @@ def payments_record(
         )
     if result.executed:
         console.print(f"executed: {result.executed.done} done, {result.executed.failed} failed")
+
+
+@payments_app.command("reverse")
+def payments_reverse(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The payment's reference.")],
+    reason: Annotated[str, typer.Option(help="Why (e.g. bounced), recorded with it.")],
+    by: Annotated[str, typer.Option(help="Who reverses it (recorded in the audit trail).")],
+    execute: Annotated[bool, typer.Option(help="Carry out what re-evaluation plans now.")] = True,
+    policy: PolicyOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Reverse a payment (bounced, recorded by mistake) and re-evaluate its customer at once.
+
+    The payment is kept, marked reversed with who, when and why; what it paid is open again
+    and the customer's other payments are applied again. Reversing it twice is refused.
+
+    Example: [bold]riskdesk payments reverse BANK-881 --reason "bounced" --by j.doe[/bold]
+    """
+    request = uc.ReversalRequest(reference=reference, reason=reason, execute=execute, policy=policy)
+    with user_errors():
+        result = uc.reverse_payment(deps_of(ctx), request, actor=actor_of(ctx, by))
+    done, followup = result.reversal, result.followup
+    transitions = [
+        {"from": d.previous_stage, "to": d.stage, "reason": d.reason} for d in followup.transitions
+    ]
+    if as_json:
+        print_json(
+            {
+                "payment_id": done.payment_id,
+                "customer_id": done.customer_id,
+                "reference": done.reference,
+                "amount": done.amount,
+                "allocations_removed": [
+                    {"invoice": number, "amount": amount} for number, amount in done.removed
+                ],
+                "allocations_created": done.allocations_created,
+                "transitions": transitions,
+                "actions_planned": followup.actions_planned,
+                "executed": followup.executed,
+            }
+        )
+        return
+    console.print(
+        f"payment {done.reference} ({done.amount}) reversed for customer #{done.customer_id}"
+    )
+    for number, amount in done.removed:
+        console.print(f"  {number}: {amount} open again")
+    for move in transitions:
+        console.print(
+            f"stage: {move['from'] or 'in good standing'} -> {move['to'] or 'in good standing'}"
+        )
+    if followup.executed:
+        console.print(f"executed: {followup.executed.done} done, {followup.executed.failed} failed")

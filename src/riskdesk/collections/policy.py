@@ -27,7 +27,9 @@ Actions: `{notify: template}`, `{block_orders: true}`, `{suspend: all}`,
 A policy with any problem is refused as a whole: `PolicyError` lists every problem as
 `file:line: field: message`, with `stage 'name': ` before the message of a problem inside a
 stage (YAML syntax, unknown keys, wrong types, a missing condition, duplicate stage names,
-unknown templates or actions, CEL name and type errors). A file that cannot be read is one
+unknown templates or actions, CEL name and type errors; more than `MAX_STAGES` (50) stages
+or a condition longer than `MAX_CONDITION_CHARS` (1,000) is refused before anything is
+compiled). A file that cannot be read is one
 `PolicyFileError` naming the path. The policy's version is
 the sha256 of the file's bytes, so the version recorded with a decision names exactly the
 text that was enforced.
@@ -59,11 +61,14 @@ from pydantic import (
 )
 
 from riskdesk.collections._policy_problems import (
+    MAX_CONDITION_CHARS,
+    MAX_STAGES,
     MESSAGE_PROBLEMS,
     PolicyError,
     PolicyFileError,
     PolicyProblem,
     compile_conditions,
+    limit_problems,
     semantic_problems,
     stage_problems,
     validation_problems,
@@ -88,6 +93,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 __all__ = [  # PolicyError and PolicyProblem live in _policy_problems and are re-exported here
     "ACTION_KINDS",
     "COLLECTION_TEMPLATES",
+    "MAX_CONDITION_CHARS",
+    "MAX_STAGES",
     "MESSAGE_PROBLEMS",
     "OTHER_CURRENCIES",
     "Action",
@@ -432,6 +439,16 @@ def parse_policy(
     data: bytes | str, *, source: str = "<policy>", templates: Collection[str] | None = None
 ) -> Policy:
     """Check and compile a policy given as text; `source` names it in error messages."""
+    try:
+        return _parse_policy(data, source=source, templates=templates)
+    except RecursionError:  # YAML (or a value in it) nested hundreds of levels deep
+        file = Path(source).name if source != "<policy>" else source
+        raise PolicyError(
+            [PolicyProblem(file, 1, "(document)", "nested too deeply to be a policy")]
+        ) from None
+
+
+def _parse_policy(data: bytes | str, *, source: str, templates: Collection[str] | None) -> Policy:
     raw = data.encode() if isinstance(data, str) else data
     version = hashlib.sha256(raw).hexdigest()
     file = Path(source).name if source != "<policy>" else source
@@ -448,6 +465,9 @@ def parse_policy(
     if not isinstance(tree, dict):
         problems.append(PolicyProblem(file, 1, "(document)", "a policy is a YAML mapping"))
         raise PolicyError(problems)
+    too_big = limit_problems(tree, file)
+    if too_big:
+        raise PolicyError(problems + too_big)
 
     policy: Policy | None = None
     try:

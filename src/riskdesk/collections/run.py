@@ -86,11 +86,13 @@ def run_collections(
     actor: str = "collections",
     now: datetime | None = None,
     max_suspensions: int | None = None,
+    run_audit: dict[str, Any] | None = None,
 ) -> RunReport:
     """Decide every customer's stage and plan (or, with `dry_run`, only show) the changes.
 
     `max_suspensions` overrides the policy's blast radius for this run only; the run's audit
-    event records it and who ran it (`actor`).
+    event records it and who ran it (`actor`). `run_audit` adds to that event's data (an
+    override of the day, say, and who decided it).
     """
     if max_suspensions is not None and max_suspensions < 0:
         raise ValueError(f"max_suspensions must be 0 or more, not {max_suspensions}")
@@ -183,6 +185,7 @@ def run_collections(
                         "enqueued": report.enqueued,
                         "by_stage": report.by_stage,
                         "max_suspensions_override": max_suspensions,
+                        **(run_audit or {}),
                     },
                 )
             )

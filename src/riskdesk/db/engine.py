@@ -2,21 +2,92 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskdesk.errors import ConfigError
+from riskdesk.errors import ConfigError, InvalidInputError, UnavailableError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class ReadOnlyDatabaseError(UnavailableError):
+    """The database refused a write: the file (or its directory) is read-only."""
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL names (relative to the current directory), or None for anything
+    else (PostgreSQL, in-memory, a `file:` URI)."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or database in ("", ":memory:")
+        or database.startswith("file:")
+        or "uri" in parsed.query
+    ):
+        return None
+    return Path(database)
+
+
+class NulByteError(InvalidInputError):
+    """A text value holding a NUL byte, which PostgreSQL cannot store."""
+
+
+_TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def _nul_field(statement: str | None, parameters: Any) -> str:
+    """`table.column` (or `table`) of the first parameter holding a NUL byte."""
+    found = _TABLE.match(statement or "")
+    table = found.group(1) if found else "a table"
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        items = row.items() if isinstance(row, dict) else enumerate(row or ())
+        for key, value in items:
+            if isinstance(value, str) and "\x00" in value:
+                column = re.sub(r"_m?\d+$", "", str(key)) if isinstance(key, str) else None
+                return (
+                    f"{table}.{column} ({value[:40]!r})" if column else f"{table} ({value[:40]!r})"
+                )
+    return table
+
+
+def _refuse_nul(engine: Engine) -> None:
+    """PostgreSQL refuses text with a NUL byte: one error naming the table and column."""
+
+    @event.listens_for(engine, "handle_error")
+    def _nul(context: ExceptionContext) -> None:
+        if "NUL (0x00)" in str(context.original_exception):
+            where = _nul_field(context.statement, context.parameters)
+            raise NulByteError(
+                f"a text value for {where} contains a NUL byte (\\x00), which the database "
+                "cannot store; nothing was written"
+            ) from None
+
+
+def _refuse_read_only(parsed: URL, engine: Engine) -> None:
+    """A write to a read-only SQLite database is one error naming it, wherever it happens."""
+    where = parsed.render_as_string(hide_password=True)
+
+    @event.listens_for(engine, "handle_error")
+    def _read_only(context: ExceptionContext) -> None:
+        text = str(context.original_exception).lower()
+        if "readonly database" in text or ("read-only" in text and "database" in text):
+            raise ReadOnlyDatabaseError(
+                f"the database {where} is read-only: riskdesk cannot write to it "
+                "(check the permissions of the file and of its directory)"
+            ) from None
 
 
 def make_engine(url: str) -> Engine:
@@ -37,9 +108,12 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
+        _refuse_read_only(parsed, engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        _refuse_nul(engine)
+        return engine
     raise ConfigError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
     )
@@ -73,6 +147,16 @@ def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_heads()
     return set(current) == set(script.get_heads())
+
+
+def unknown_revisions(engine: Engine) -> list[str]:
+    """Revisions the database records that these migrations do not know: a newer riskdesk
+    wrote it (empty when the schema is current, older or absent)."""
+    script = ScriptDirectory.from_config(_alembic_config(engine))
+    known = {revision.revision for revision in script.walk_revisions()}
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_heads()
+    return sorted(set(current) - known)
 
 
 def dialect(engine_or_session) -> str:

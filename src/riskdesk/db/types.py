@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.types import TypeDecorator
 
-from riskdesk.money import decimal_to_micros, micros_to_decimal, to_decimal
+from riskdesk.money import MAX_MICROS, decimal_to_micros, micros_to_decimal, to_decimal
 
 
 class Micros(TypeDecorator[Decimal]):
@@ -17,6 +17,10 @@ class Micros(TypeDecorator[Decimal]):
     SQLite has no exact decimal type (NUMERIC becomes a float there), so money is kept as
     integers: exact everywhere, and SUM over a million rows stays integer arithmetic. Raw SQL
     sees the `*_micros` column; Python sees a Decimal in currency units.
+
+    An amount of 10^12 units or more is refused here as well (`riskdesk.money.MAX_AMOUNT`):
+    the entry points refuse it first with an error naming where it came from; this is the
+    last line, so that nothing stored can make the book's arithmetic overflow.
     """
 
     impl = BigInteger
@@ -25,7 +29,10 @@ class Micros(TypeDecorator[Decimal]):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        return decimal_to_micros(to_decimal(value))
+        micros = decimal_to_micros(to_decimal(value))
+        if abs(micros) >= MAX_MICROS:
+            raise ValueError(f"amount {value} is beyond the largest riskdesk stores (10^12)")
+        return micros
 
     def process_result_value(self, value, dialect):
         if value is None:

@@ -6,6 +6,11 @@ UsageDate, MeterId, MeterCategory, MeterName, ResourceLocation (else MeterRegion
 Unit, BillingPreTaxTotal, BillingCurrency, InvoiceNumber (blank while unbilled), and for the
 row identity ResourceURI, ChargeType and UnitType.
 
+The row's own conversion, kept with it when given: PricingCurrency, PCToBCExchangeRate (1
+pricing currency unit = rate billing currency units, an exact positive decimal) and
+PCToBCExchangeRateDate. A rate needs its PricingCurrency. The facts convert usage billed in
+another currency than the customer's with it (see `riskdesk.book.facts`).
+
 Row identity (`row_hash`): CustomerId, SubscriptionId, EntitlementId, UsageDate (as ISO),
 MeterId, ResourceURI, region, ChargeType, UnitType; text compared in its canonical form
 (`rowhash.canonical_text`: trimmed, lower case), so the export's `New` is the API's `new`.
@@ -23,6 +28,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Table, select
 
 from riskdesk.db.models import Customer, Subscription, UsageRecord
+from riskdesk.db.models.rates import canonical_rate
 from riskdesk.imports import vec
 from riskdesk.imports.bulkfile import Checked, Problems, value
 from riskdesk.imports.headers import Field
@@ -46,6 +52,9 @@ FIELDS = [
     Field("ResourceURI", ("ResourceId",)),
     Field("ChargeType"),
     Field("UnitType"),
+    Field("PricingCurrency"),
+    Field("PCToBCExchangeRate"),
+    Field("PCToBCExchangeRateDate"),
 ]
 REQUIRED_VALUES = [
     "CustomerId",
@@ -94,6 +103,9 @@ class UsageSpec:
         "amount_micros",
         "invoice_number",
         "row_hash",
+        "pricing_currency",
+        "pc_to_bc_rate",
+        "pc_to_bc_rate_date",
     ]
 
     def prepare(self, connection: Connection) -> None:
@@ -179,6 +191,8 @@ class UsageSpec:
             lambda i: f"unknown currency {value(currency, i)!r} (expected an ISO 4217 code)",
         )
 
+        rates = _row_rates(col, enc, problems, label)
+
         for name, limit in (("region", 64), *LENGTHS.items()):
             if name == "region" or name in cols:
                 codes, uniques = enc(name)
@@ -240,6 +254,7 @@ class UsageSpec:
                 micros[idx].tolist(),
                 strings("InvoiceNumber", idx),
                 hashes.tolist(),
+                *(values.take(pa.array(idx)).to_pylist() for values in rates),
             ]
 
         def rows(idx: np.ndarray, hashes: np.ndarray) -> list[tuple]:
@@ -272,7 +287,69 @@ class UsageSpec:
                     "amount_micros": pa.array(micros).take(take),
                     "invoice_number": text("InvoiceNumber"),
                     "row_hash": pa.array(hashes),
+                    "pricing_currency": rates[0].take(take),
+                    "pc_to_bc_rate": rates[1].take(take),
+                    "pc_to_bc_rate_date": rates[2].take(take),
                 }
             )
 
         return Checked(identity=identity, rows=rows, table=table, columns=columns)
+
+
+def _row_rates(col, enc, problems: Problems, label) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """The row's own conversion, checked: (PricingCurrency, canonical PCToBCExchangeRate,
+    PCToBCExchangeRateDate as ISO) per row, None where blank. Checked once per distinct value
+    (a file has a handful of rates)."""
+    rate_text = col("PCToBCExchangeRate")
+    codes, uniques = enc("PCToBCExchangeRate")
+    canonical: list[str | None] = []
+    bad_u = np.zeros(len(uniques), dtype=bool)
+    for k, text in enumerate(uniques.to_pylist()):
+        if text is None or not text.strip():
+            canonical.append(None)
+            continue
+        try:
+            canonical.append(canonical_rate(text))
+        except ValueError:
+            canonical.append(None)
+            bad_u[k] = True
+    rate_u = pa.array(canonical, pa.string())
+    problems.add(
+        bad_u[codes],
+        label("PCToBCExchangeRate"),
+        lambda i: f"not a positive exchange rate: {value(rate_text, i)!r}",
+    )
+    rate_given = pc.is_valid(rate_u).to_numpy(zero_copy_only=False)[codes] | bad_u[codes]
+
+    pricing = col("PricingCurrency")
+    p_codes, p_uniques = enc("PricingCurrency")
+    p_empty_u = vec.empty(p_uniques)
+    problems.add(
+        (~vec.known_currency(p_uniques) & ~p_empty_u)[p_codes],
+        label("PricingCurrency"),
+        lambda i: f"unknown currency {value(pricing, i)!r} (expected an ISO 4217 code)",
+    )
+    problems.add(
+        rate_given & p_empty_u[p_codes],
+        label("PricingCurrency"),
+        lambda i: "required value is empty: PCToBCExchangeRate converts from this currency",
+    )
+    pricing_u = pc.if_else(p_empty_u, pa.scalar(None, pa.string()), p_uniques)
+
+    rate_date = col("PCToBCExchangeRateDate")
+    d_codes, d_uniques = enc("PCToBCExchangeRateDate")
+    d_empty_u = vec.empty(d_uniques)
+    days_u, bad_u = vec.parse_dates(d_uniques)
+    problems.add(
+        (bad_u & ~d_empty_u)[d_codes],
+        label("PCToBCExchangeRateDate"),
+        lambda i: f"not a date: {value(rate_date, i)!r} (expected M/D/YYYY)",
+    )
+    iso = np.datetime_as_string(days_u, unit="D").astype(object)
+    iso[bad_u | d_empty_u] = None
+    date_u = pa.array(iso.tolist(), pa.string())
+
+    def per_row(uniques: pa.Array, codes: np.ndarray) -> pa.Array:
+        return uniques.take(pa.array(codes))
+
+    return per_row(pricing_u, p_codes), per_row(rate_u, codes), per_row(date_u, d_codes)

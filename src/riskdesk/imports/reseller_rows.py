@@ -21,9 +21,8 @@ from riskdesk.db.models import Customer
 from riskdesk.imports.dates import parse_day
 from riskdesk.imports.errors import NUL_MESSAGE, ImportFileError, RowError
 from riskdesk.imports.headers import Field, normalise, resolve
-from riskdesk.money import CURRENCIES, decimal_to_micros, finer_than_currency, to_decimal
+from riskdesk.money import CURRENCIES, beyond_limit, finer_than_currency, to_decimal
 
-_MAX_MICROS = 2**63 - 1
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
@@ -186,9 +185,9 @@ class Checker:
         except ValueError:
             r.problems.append((self.label(name), f"not a finite amount: {v!r}"))
             return None
-        # adjusted() first: `1e999999999` is a valid Decimal that overflows any arithmetic.
-        if (amount != 0 and amount.adjusted() > 18) or abs(decimal_to_micros(amount)) > _MAX_MICROS:
-            r.problems.append((self.label(name), f"amount too large: {v!r}"))
+        too_large = beyond_limit(amount, currency)
+        if too_large is not None:
+            r.problems.append((self.label(name), too_large))
             return None
         finer = None if currency is None else finer_than_currency(amount, currency)
         if finer is not None:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskdesk.imports.dates import EARLIEST, LATEST
-from riskdesk.money import CURRENCIES, decimal_to_micros
+from riskdesk.money import CURRENCIES, beyond_limit, decimal_to_micros
 
 _CURRENCY_SET = pa.array(sorted(CURRENCIES), pa.string())
 _INT64_MAX = 2**63 - 1
@@ -90,7 +90,7 @@ def parse_micros(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     int_len = pc.utf8_length(ip).to_numpy(zero_copy_only=False)
     frac_len = pc.utf8_length(fp).to_numpy(zero_copy_only=False)
     plain &= (int_len + frac_len) > 0
-    plain &= int_len <= 12  # 10^12 units = 10^18 micros: fits in int64
+    plain &= int_len <= 12  # below 10^12 units (riskdesk.money.MAX_AMOUNT): fits in int64
     ip = pc.if_else(pa.array(plain), ip, "0")
     fp = pc.if_else(pa.array(plain), fp, "")
     padded = pc.utf8_rpad(fp, 7, "0")
@@ -117,8 +117,7 @@ def _decimal_micros(value: str) -> int | None:
         amount = Decimal(value)
     except (InvalidOperation, ValueError):
         return None
-    # adjusted() first: `1e999999999` is a valid Decimal that overflows any arithmetic.
-    if not amount.is_finite() or (amount != 0 and amount.adjusted() >= 12):
+    if not amount.is_finite() or beyond_limit(amount) is not None:
         return None
     micros = decimal_to_micros(amount)
     return micros if abs(micros) <= _INT64_MAX else None

@@ -16,18 +16,31 @@ Authority: ``https://login.microsoftonline.com/{tenant}`` (global) or
 Sources: learn.microsoft.com ``partner-center/developer/partner-center-authentication`` and
 ``partner-center-rest-urls``; microsoft/Partner-Center-PowerShell ``EnvironmentConstants.cs``.
 
-The token cache is an msal ``SerializableTokenCache`` persisted to a file created with mode
-0600. Tokens and secrets never appear in log records, reprs or exception messages.
+The token cache is an msal ``SerializableTokenCache`` persisted to a file with mode 0600,
+replaced whole (a temporary file in the same directory, fsynced, then ``os.replace``), so a
+crash mid-write leaves the old cache; a cache file that cannot be read is discarded with a
+warning (msal then asks for new tokens). Tokens and secrets never appear in log records,
+reprs or exception messages. A login host that cannot be reached is one
+`TransientProviderError` naming the host, not msal's traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
+import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+from urllib.parse import urlsplit
 
 from riskdesk.providers.errors import PermanentProviderError, TransientProviderError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -57,16 +70,69 @@ class FileTokenCache:
         self.path = Path(path) if path else None
         self.cache = msal.SerializableTokenCache()
         if self.path and self.path.exists():
-            self.cache.deserialize(self.path.read_text(encoding="utf-8"))
+            try:
+                text = self.path.read_text(encoding="utf-8")
+                _check_cache_shape(json.loads(text) if text.strip() else {})
+                self.cache.deserialize(text)
+            except (ValueError, TypeError, OSError) as exc:
+                # damaged (a crash of an older version, an edit): the tokens are re-acquired
+                log.warning(
+                    "token cache %s is damaged and is discarded (%s)", self.path, type(exc).__name__
+                )
+                self.cache = msal.SerializableTokenCache()
 
     def save(self) -> None:
+        """Replace the file whole: a temporary file beside it, fsynced, then renamed over it."""
         if not self.path or not self.cache.has_state_changed:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(self.cache.serialize())
-        os.chmod(self.path, 0o600)  # in case the file existed with wider permissions
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(self.cache.serialize())
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self.cache.has_state_changed = False
+        with contextlib.suppress(OSError):  # the rename is durable once the directory is
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+def _check_cache_shape(data: object) -> None:
+    """msal's serialised cache: {credential type: {key: entry}}; anything else is damage."""
+    if not isinstance(data, dict) or not all(
+        isinstance(entries, dict) and all(isinstance(e, dict) for e in entries.values())
+        for entries in data.values()
+    ):
+        raise ValueError("not an msal token cache")
+
+
+def _reaching(authority_host: str, call: Callable[[], T]) -> T:
+    """`call()`, with a login host that cannot be reached (DNS, refused, TLS, timeout, not a
+    login host at all) turned into one TransientProviderError naming the host."""
+    import requests
+
+    host = urlsplit(authority_host).hostname or authority_host
+    try:
+        return call()
+    except requests.RequestException as exc:
+        reason = type(exc).__name__
+    except ValueError as exc:  # msal: "Unable to get authority configuration for ..."
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "ValueError"
+    raise TransientProviderError(
+        f"cannot reach the login host {host} ({reason}): check the network, any proxy, and "
+        "the [provider] cloud setting",
+        call="authenticate",
+    ) from None
 
 
 def _raise_for(result: dict[str, Any] | None, what: str) -> str:
@@ -110,6 +176,7 @@ class AppOnlyToken:
         self._cache = FileTokenCache(token_cache_file)
         self._scopes = [scope]
         self._lock = threading.Lock()
+        self._authority_host = authority_host
         self._make_app = lambda: msal.ConfidentialClientApplication(
             client_id,
             client_credential=credential,
@@ -120,12 +187,15 @@ class AppOnlyToken:
 
     def get_token(self) -> str:
         with self._lock:
-            if self._app is None:
-                self._app = self._make_app()
-            # msal returns a cached token until it is close to expiry
-            result = self._app.acquire_token_for_client(scopes=self._scopes)
+            result = _reaching(self._authority_host, self._acquire)
             self._cache.save()
         return _raise_for(result, "app-only authentication failed")
+
+    def _acquire(self) -> Any:
+        if self._app is None:
+            self._app = self._make_app()
+        # msal returns a cached token until it is close to expiry
+        return self._app.acquire_token_for_client(scopes=self._scopes)
 
     def __repr__(self) -> str:
         return "AppOnlyToken(**********)"
@@ -165,25 +235,30 @@ class AppUserToken:
                 client_id, authority=authority, token_cache=self._cache.cache
             )
 
+        self._authority_host = authority_host
         self._make_app = make_app
         self._app: Any = None  # built on first use: msal discovers the authority over HTTP
 
     def get_token(self) -> str:
         with self._lock:
-            if self._app is None:
-                self._app = self._make_app()
-            result = None
-            accounts = self._app.get_accounts()
-            if accounts:
-                result = self._app.acquire_token_silent(self._scopes, account=accounts[0])
-            if not result:
-                result = self._app.acquire_token_by_refresh_token(
-                    self._refresh_token, scopes=self._scopes
-                )
-                if result and result.get("refresh_token"):
-                    self._refresh_token = result["refresh_token"]
+            result = _reaching(self._authority_host, self._acquire)
             self._cache.save()
         return _raise_for(result, "app+user authentication failed")
+
+    def _acquire(self) -> Any:
+        if self._app is None:
+            self._app = self._make_app()
+        result = None
+        accounts = self._app.get_accounts()
+        if accounts:
+            result = self._app.acquire_token_silent(self._scopes, account=accounts[0])
+        if not result:
+            result = self._app.acquire_token_by_refresh_token(
+                self._refresh_token, scopes=self._scopes
+            )
+            if result and result.get("refresh_token"):
+                self._refresh_token = result["refresh_token"]
+        return result
 
     def __repr__(self) -> str:
         return "AppUserToken(**********)"

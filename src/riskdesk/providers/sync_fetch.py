@@ -14,7 +14,9 @@ from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 
+from riskdesk.money import beyond_limit
 from riskdesk.providers.base import Provider
+from riskdesk.providers.errors import ProviderResponseError
 from riskdesk.providers.records import Customer as WireCustomer
 from riskdesk.providers.records import DailyRatedUsageLineItem, FraudEvent, InvoiceSummary
 from riskdesk.providers.records import Subscription as WireSubscription
@@ -78,10 +80,25 @@ def write_usage_csv(
         writer.writerow(USAGE_COLUMNS)
         for done, (currency, invoice_id) in enumerate(sources, start=1):
             for item in provider.list_usage(currency, invoice_id=invoice_id):
+                _check_amount(item, invoice_id)
                 writer.writerow(_usage_row(item))
                 read += 1
             stage("usage", done, len(sources))
     return read
+
+
+def _check_amount(item: DailyRatedUsageLineItem, invoice_id: str | None) -> None:
+    """Refuse (before the book is touched) a usage amount larger than riskdesk stores."""
+    if item.billing_pre_tax_total is None:
+        return
+    problem = beyond_limit(item.billing_pre_tax_total, item.billing_currency)
+    if problem is not None:
+        where = f"invoice {invoice_id}" if invoice_id else "unbilled usage"
+        raise ProviderResponseError(
+            f"usage of customer {item.customer_id}, subscription {item.subscription_id} on "
+            f"{item.usage_date.date().isoformat()} ({where}): {problem}",
+            call=f"list_usage({item.billing_currency})",
+        )
 
 
 def _text(value: Decimal | None) -> str:

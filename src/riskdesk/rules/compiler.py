@@ -48,6 +48,12 @@ def _cel_errors(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+def _status_line(text: str) -> str:
+    """The first line of an engine error, without its status codes."""
+    line = text.strip().splitlines()[0] if text.strip() else "the engine refused it"
+    return re.sub(r"\s*\[[A-Z_]+\]\s*$", "", re.sub(r"^[A-Z_]+: ", "", line))
+
+
 def _offset(source: str, line: int, column: int) -> int:
     lines = source.split("\n")
     return sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
@@ -164,7 +170,15 @@ def compile_rules(
         singles.append(expr)
     if problems:
         raise RuleError(problems, kind=kind)
-    combined = env.compile("[" + ", ".join(f"({t})" for t in compiled) + "]") if compiled else None
+    combined = None
+    if compiled:
+        try:
+            combined = env.compile("[" + ", ".join(f"({t})" for t in compiled) + "]")
+        except RuntimeError as exc:  # e.g. "expression size exceeds codepoint limit"
+            message = _status_line(str(exc))
+            raise RuleError(
+                [RuleProblem("(all)", "", f"the {kind}s together: {message}")], kind=kind
+            ) from None
     return RuleSet(
         tuple(names),
         tuple(sources),

@@ -110,8 +110,19 @@ def _referenced(sources: Iterable[str], schema: FactSchema) -> list[str]:
 
 
 def _status(text: str) -> str:
-    """An engine status message without its code prefix ("INVALID_ARGUMENT: ...")."""
-    return re.sub(r"^[A-Z_]+: ", "", text.strip())
+    """An engine status message without its code prefix ("INVALID_ARGUMENT: ...") and suffix."""
+    return re.sub(r"\s*\[[A-Z_]+\]\s*$", "", re.sub(r"^[A-Z_]+: ", "", text.strip()))
+
+
+def _raised(text: str) -> str:
+    """What an evaluation that raised (rather than gave a CEL error value) means."""
+    message = _status(text.splitlines()[0] if text.strip() else "evaluation failed")
+    if "budget" in message.lower():
+        return (
+            f"{message}: the condition does too much work for one customer (comprehensions "
+            "nested over lists); simplify it"
+        )
+    return message
 
 
 class RuleSet:
@@ -214,11 +225,23 @@ class RuleSet:
     # -- evaluation
 
     def _run(self, data: dict[str, Any], facts: Any, index: int | None) -> tuple[bool, ...]:
-        value = self._combined.eval(data=data)
-        if value.type() != self._error:
-            return tuple(value.plain_value())
+        raised = ""
+        try:
+            value = self._combined.eval(data=data)
+        except RuntimeError as exc:  # the engine raises past its budget: find the rule
+            value, raised = None, str(exc)
+        else:
+            if value.type() != self._error:
+                return tuple(value.plain_value())
         for name, expr in zip(self.names, self._singles, strict=True):
-            one = expr.eval(data=data)
+            try:
+                one = expr.eval(data=data)
+            except RuntimeError as exc:
+                raise RuleError(
+                    [RuleProblem(name, self.sources[name], _raised(str(exc)))],
+                    kind=self.kind,
+                    entity=self._entity(facts, index),
+                ) from None
             if one.type() == self._error:
                 raise RuleError(
                     [RuleProblem(name, self.sources[name], _status(str(one.value())))],
@@ -226,7 +249,11 @@ class RuleSet:
                     entity=self._entity(facts, index),
                 )
         raise RuleError(
-            [RuleProblem("(all)", "", _status(str(value.value())))],
+            [
+                RuleProblem(
+                    "(all)", "", _raised(raised) if value is None else _status(str(value.value()))
+                )
+            ],
             kind=self.kind,
             entity=self._entity(facts, index),
         )
@@ -261,7 +288,11 @@ class RuleSet:
         append = out.append
         for i, row in enumerate(rows):
             data = data_of(row, i)
-            value = combined(data=data)
+            try:
+                value = combined(data=data)
+            except RuntimeError:  # past the engine's budget: `run` names the rule
+                append(run(data, row, i))
+                continue
             if value.type() != error:
                 append(tuple(value.plain_value()))
             else:

@@ -39,6 +39,7 @@ from riskdesk.db.models.cases import (  # noqa: F401
 )
 from riskdesk.db.models.collections import (  # noqa: F401
     CollectionState,
+    PendingReevaluation,
     PolicyVersion,
     PromiseStatus,
     PromiseToPay,
@@ -56,4 +57,8 @@ from riskdesk.db.models.outbox import (  # noqa: F401
 from riskdesk.db.models.provider import (  # noqa: F401
     ProviderFraudEvent,
     SyncState,
+)
+from riskdesk.db.models.rates import (  # noqa: F401
+    ExchangeRate,
+    RateText,
 )

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskdesk.db.models.base import Base
+from riskdesk.db.models.rates import RateText
 from riskdesk.db.types import Micros, UTCDateTime
 from riskdesk.money import Money
 
@@ -201,6 +202,12 @@ class Payment(Base):
         "applied_micros", Micros, default=Decimal(0), server_default=text("0")
     )
     settled_on: Mapped[date | None] = mapped_column(Date)
+    # A reversed payment (bounced, recorded by mistake: `payments reverse`) stays, with who
+    # reversed it, when and why; its allocations are removed (listed in the audit event) and
+    # `settled_on` is its own day, so no facts query counts it for any day.
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reversed_by: Mapped[str | None] = mapped_column(String(100))
+    reversal_reason: Mapped[str | None] = mapped_column(Text)
 
     allocations: Mapped[list[PaymentAllocation]] = relationship(
         back_populates="payment", cascade="all, delete-orphan"
@@ -260,6 +267,11 @@ class UsageRecord(Base):
     `provider_subscription_id` is the Azure plan and `entitlement_id` the Azure subscription
     inside it. `row_hash` is a 64-bit hash of the export row's identity, so re-importing a
     file adds nothing. `invoice_number` is empty until the usage is billed.
+
+    The row's own conversion, when the export carries one: `pricing_currency` and
+    `pc_to_bc_rate` (Partner Center's PCToBCExchangeRate: 1 pricing currency unit = rate
+    billing currency units) and its day `pc_to_bc_rate_date`. The facts use it to convert the
+    amount back into the customer's currency when that is the row's pricing currency.
     """
 
     __tablename__ = "usage_records"
@@ -280,6 +292,9 @@ class UsageRecord(Base):
     amount: Mapped[Decimal] = mapped_column("amount_micros", Micros)
     invoice_number: Mapped[str | None] = mapped_column(String(64))
     row_hash: Mapped[int] = mapped_column(BigInteger, unique=True)
+    pricing_currency: Mapped[str | None] = mapped_column(String(3))
+    pc_to_bc_rate: Mapped[Decimal | None] = mapped_column(RateText)
+    pc_to_bc_rate_date: Mapped[date | None] = mapped_column(Date)
 
     __table_args__ = (Index("ix_usage_records_customer_date", "customer_id", "usage_date"),)
 

@@ -95,3 +95,16 @@ class PolicyVersion(Base):
 
 
 # --------------------------------------------------------------------------- cases
+
+
+class PendingReevaluation(Base):
+    """A customer to judge again, written in the transaction of the change that calls for it
+    (a payment): a command killed after that commit leaves the row, and the next command that
+    touches collections re-evaluates the customer first, then deletes it (migration 0007)."""
+
+    __tablename__ = "pending_reevaluations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    cause: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -69,6 +69,8 @@ class OutboxAction(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who claimed it: `riskdesk.actions.recovery.Holder` as text (migration 0007).
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
     effect_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict | None] = mapped_column(JSON)

@@ -1,7 +1,8 @@
 """The sandbox's HTTP API: the Partner Center subset riskdesk uses, over FastAPI.
 
-Order of checks on each request: latency, then `Authorization: Bearer <token>` (401), then
-the injected fault (429 / 5xx, before any state is read or changed), then the endpoint.
+Order of checks on each request: a Content-Length above `inputs.MAX_BODY_BYTES` (413, before
+the body is read), latency, then `Authorization: Bearer <token>` (401), then the injected
+fault (429 / 5xx, before any state is read or changed), then the endpoint.
 `MS-RequestId` and `MS-CorrelationId` are echoed back (or made up when absent).
 
 The routes live one module per resource (`routes_customers`, `routes_billing`,
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskdesk.providers.records import ThrottleBody
 from riskdesk.providers.sandbox import (
+    inputs,
     routes_billing,
     routes_customers,
     routes_fraud,
@@ -50,13 +52,26 @@ def create_app(state: SandboxState, *, token: str, faults: Faults | None = None)
     async def partner_center_front_door(request: Request, call_next):
         request_id = request.headers.get("MS-RequestId") or str(uuid.uuid4())
         correlation_id = request.headers.get("MS-CorrelationId") or str(uuid.uuid4())
+        refused: ApiError | None = None
+        try:
+            declared = inputs.declared_length(request)
+        except ApiError as exc:
+            refused = exc
+        else:
+            if declared is not None and declared > inputs.MAX_BODY_BYTES:
+                refused = inputs.too_large(declared)
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         supplied = request.headers.get("Authorization", "")
         scheme, _, credential = supplied.partition(" ")
         presented = f"{scheme.lower()} {credential.strip()}".encode()
-        if not secrets.compare_digest(presented, expected):
-            response: Response = error_response(
+        response: Response
+        if refused is not None:  # before anything of the body is read
+            response = error_response(
+                refused.status, refused.code, refused.description, Connection="close"
+            )
+        elif not secrets.compare_digest(presented, expected):
+            response = error_response(
                 401,
                 Codes.UNAUTHORIZED,
                 "Authentication failed: a valid 'Authorization: Bearer <token>' header is required",

@@ -1,8 +1,15 @@
-"""Reading the sandbox's requests: query parameters, JSON bodies, and one page of a collection."""
+"""Reading the sandbox's requests: query parameters, JSON bodies, and one page of a collection.
+
+Bodies are limited: at most `MAX_BODY_BYTES` (a larger Content-Length is refused with 413
+before anything is read, by the front door in `app`, and a chunked body is cut off at the
+limit while it streams in) and JSON nested at most `MAX_JSON_DEPTH` deep (400). Both answer
+the documented error body `{code, description, data, source}`.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,6 +32,58 @@ from riskdesk.providers.sandbox.wire import CONTINUATION_HEADER, ApiError, Codes
 
 M = TypeVar("M", bound=WireModel)
 
+#: The largest request body the sandbox reads (the requests riskdesk sends are < 10 KiB).
+MAX_BODY_BYTES = 1024 * 1024
+#: How deep a request's JSON may nest (the documented resources nest 4 levels).
+MAX_JSON_DEPTH = 32
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def too_large(size: int) -> ApiError:
+    return ApiError(
+        413,
+        Codes.TOO_LARGE,
+        f"the request body has {size:,} bytes or more: at most {MAX_BODY_BYTES:,} are accepted",
+    )
+
+
+def declared_length(request: Request) -> int | None:
+    """The Content-Length header as a number (None when absent); a bad one is a 400."""
+    text = request.headers.get("content-length")
+    if text is None:
+        return None
+    if not text.strip().isdigit():
+        raise ApiError(400, Codes.INVALID_INPUT, f"Content-Length is not a number: {text!r}")
+    return int(text)
+
+
+async def _read_capped(request: Request) -> bytes:
+    declared = declared_length(request)
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise too_large(declared)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in `raw` (strings skipped); no recursion."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub(b'""', raw)):
+        if bracket in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
 
 def query(request: Request) -> dict[str, tuple[str, str]]:
     """Query parameters by lower-cased name: (name as sent, value). Names are case-insensitive."""
@@ -44,10 +103,17 @@ def required(request: Request, name: str) -> str:
 
 
 async def body(request: Request, model: type[M]) -> M:
-    raw = await request.body()
+    raw = await _read_capped(request)
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        raise ApiError(
+            400,
+            Codes.INVALID_INPUT,
+            f"the request body nests {depth:,} levels deep: at most {MAX_JSON_DEPTH} are accepted",
+        )
     try:
         data = json.loads(raw or b"null", parse_float=Decimal)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ApiError(400, Codes.INVALID_INPUT, f"the request body is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ApiError(400, Codes.INVALID_INPUT, "the request body must be a JSON object")
