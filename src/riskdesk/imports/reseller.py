@@ -177,9 +177,9 @@ def import_payments(
         currency = check.currency(r, "currency")
         customer_id = check.customer(r, "customer", customers, currency)
         received = check.date(r, "received_on", required=True)
-        amount = check.amount(r, "amount", required=True)
-        # The rules `payments record` applies: not after today, positive, no finer than the
-        # currency allows.
+        amount = check.amount(r, "amount", required=True, currency=currency)
+        # The rules `payments record` applies: not after today, within the storage limit,
+        # positive, no finer than the currency allows.
         for name, message in payment_problems(amount, currency, received, today=today):
             r.problems.append((check.label(name), message))
         method = check.text(r, "method", limit=32)
