@@ -317,3 +317,18 @@ def test_a_row_that_is_not_utf8_is_one_bad_row(engine, tmp_path):
     with session_scope(engine) as session:
         names = set(session.scalars(select(UsageRecord.meter_name)))
     assert names == {"Büro VM"}
+
+
+@pytest.mark.parametrize("bad", ["1/5/1999", "1/5/2100", "2026-1-5", "1/5/0001", "2100-01-05"])
+def test_usage_dates_outside_2000_to_2099_or_not_iso_are_bad_rows(engine, tmp_path, bad):
+    add_customers(engine)
+    path = write_rows(
+        tmp_path / "usage.csv",
+        [usage_row(UsageDate="1/5/2000"), usage_row(UsageDate="2099-12-31"),
+         usage_row(UsageDate=bad, MeterId="other")],
+    )  # fmt: skip
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "pc-usage", path)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(4, "UsageDate")]
+    assert "not a date" in caught.value.errors[0].message
+    assert count(engine) == 0

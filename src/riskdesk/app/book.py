@@ -82,6 +82,7 @@ class ImportRequest:
     path: Path
     skip_bad_rows: bool = False
     reject_file: Path | None = None
+    overwrite_reject_file: bool = False  # replace an existing reject file
 
 
 def import_file(
@@ -101,8 +102,10 @@ def import_file(
             request.path,
             skip_bad_rows=request.skip_bad_rows,
             reject_path=request.reject_file,
+            overwrite_reject_file=request.overwrite_reject_file,
             progress=progress,
             actor=actor,
+            today=deps.today(),
         )
     except (csv.Error, ArrowInvalid) as exc:  # the readers' own errors: not a row's problem
         raise _unreadable(request.path, exc) from None

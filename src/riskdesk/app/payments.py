@@ -10,7 +10,7 @@ from riskdesk.app.deps import Deps
 from riskdesk.app.outbox import ExecutionTotals, execute_due
 from riskdesk.app.reevaluate import Reevaluation, owe_reevaluation, reevaluate, settle_pending
 from riskdesk.book.customers import find_customer
-from riskdesk.book.payments import Reversal
+from riskdesk.book.payments import Reversal, check_payment
 from riskdesk.book.payments import record_payment as _record
 from riskdesk.book.payments import reverse_payment as _reverse
 from riskdesk.collections.evaluate import Decision
@@ -77,12 +77,8 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     """
     today = deps.today()
     day = request.received_on or today
-    if day > today:
-        raise InvalidInputError(
-            f"received on {day.isoformat()} is later than today ({today.isoformat()}): "
-            "record a payment once it has been received"
-        )
     money = exact_money(request.amount, request.currency, f"payment {request.reference!r}")
+    check_payment(money.amount, money.currency, day, today=today)  # the import's rules too
     engine = deps.engine()
     policy = deps.policy(request.policy)
     if request.execute:

@@ -21,13 +21,15 @@ from riskdesk.book._sql import (
 from riskdesk.book.allocation import allocate, lock_allocation, refresh_settlement
 from riskdesk.db.models import Customer, Invoice, Payment, PaymentAllocation
 from riskdesk.errors import ConflictError, InvalidInputError, NotFoundError
-from riskdesk.money import Money, beyond_limit
+from riskdesk.money import Money, beyond_limit, finer_than_currency
 
 __all__ = [
     "PaymentError",
     "Reversal",
+    "check_payment",
     "allocate",
     "find_payment",
+    "payment_problems",
     "record_payment",
     "refresh_settlement",
     "reverse_payment",
@@ -36,6 +38,44 @@ __all__ = [
 
 class PaymentError(InvalidInputError):
     """A payment that cannot be recorded as given (currency, invoices named, reference)."""
+
+
+def payment_problems(
+    amount: Decimal | None, currency: str | None, received_on: date | None, *, today: date
+) -> list[tuple[str, str]]:
+    """Why a payment cannot be accepted as given, as (field, message) pairs (`received_on`,
+    `amount`); empty when it can. The one set of rules for a payment typed in (`payments
+    record`) and a payment imported (the import names the line and column): it is not dated
+    after `today` (the caller's clock), and its amount is within what riskdesk stores
+    (`money.beyond_limit`), positive and no finer than its currency allows (refused, never
+    rounded). A rule whose inputs are unknown (None) is skipped; the caller has refused
+    those already."""
+    problems: list[tuple[str, str]] = []
+    if received_on is not None and received_on > today:
+        problems.append(
+            (
+                "received_on",
+                f"received on {received_on.isoformat()} is later than today "
+                f"({today.isoformat()}): record a payment once it has been received",
+            )
+        )
+    if amount is not None:
+        too_large = beyond_limit(amount, currency)  # first: a huge exponent overflows the rest
+        finer = None if currency is None else finer_than_currency(amount, currency)
+        if too_large is not None:
+            problems.append(("amount", too_large))
+        elif finer is not None:
+            problems.append(("amount", f"{finer}: give the amount exactly as received"))
+        elif amount <= 0:
+            problems.append(("amount", f"a payment must be positive, not {amount}"))
+    return problems
+
+
+def check_payment(amount: Decimal, currency: str, received_on: date, *, today: date) -> None:
+    """Raise PaymentError naming every rule of `payment_problems` the payment breaks."""
+    problems = payment_problems(amount, currency, received_on, today=today)
+    if problems:
+        raise PaymentError("; ".join(message for _field, message in problems))
 
 
 def record_payment(

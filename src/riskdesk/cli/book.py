@@ -28,8 +28,8 @@ from riskdesk.cli._common import (
     user_errors,
 )
 from riskdesk.cli.provider import print_sync
-from riskdesk.errors import EXIT_CODES
-from riskdesk.imports import KINDS, ImportFileError
+from riskdesk.errors import EXIT_CODES, RiskdeskError
+from riskdesk.imports import KINDS, ImportFileError, RejectFileError
 
 customers_app = typer.Typer(no_args_is_help=True, help="Look up customers and their facts.")
 
@@ -191,6 +191,13 @@ def import_(
     reject_file: Annotated[
         Path | None, typer.Option(help="Where bad rows go (default FILE.rejects.csv).")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace an existing reject file (never the database or the input file).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import a Partner Center export or one of the reseller's own files.
@@ -203,8 +210,8 @@ def import_(
 
     Example: [bold]riskdesk import pc-usage DailyRatedUsage_2026-11.csv --skip-bad-rows[/bold]
     """
-    request = uc.ImportRequest(str(kind.value), file, skip_bad_rows, reject_file)
-    with user_errors(), progress_bar(as_json, bytes_mode=True) as progress:
+    request = uc.ImportRequest(str(kind.value), file, skip_bad_rows, reject_file, force)
+    with user_errors(_reject_hint), progress_bar(as_json, bytes_mode=True) as progress:
         task = None if progress is None else progress.add_task(f"importing {file.name}")
 
         def report(done: int, total: int) -> None:
@@ -236,6 +243,12 @@ def import_(
         console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if result.rows_rejected:
         console.print(f"rejected rows written to {result.reject_path}")
+
+
+def _reject_hint(exc: RiskdeskError) -> str | None:
+    if isinstance(exc, RejectFileError) and exc.exists:
+        return "`--force` replaces it, or choose another `--reject-file`"
+    return None
 
 
 def _print_row_errors(exc: ImportFileError) -> None:

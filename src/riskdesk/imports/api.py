@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
@@ -74,6 +74,8 @@ def import_file(
     actor: str = "riskdesk",
     block_size: int | None = None,
     batch_rows: int | None = None,
+    overwrite_reject_file: bool = False,
+    today: date | None = None,
 ) -> ImportResult:
     """Import `path` as `kind` (pc-usage, pc-invoice, customers, subscriptions, invoices,
     payments).
@@ -84,6 +86,14 @@ def import_file(
     column. Rows already in the book are skipped, so importing a file twice changes nothing.
     `block_size` (bytes read and parsed at a time) and `batch_rows` (rows checked and inserted
     together) tune the provider exports' streaming; the defaults suit large files.
+
+    With `skip_bad_rows` the reject file is checked before anything is read: it is never the
+    input file or the database's own file (RejectFileError, whatever the flag), and an
+    existing file is replaced only with `overwrite_reject_file`.
+
+    `today` is the caller's today (a use case passes its clock's): a payment may not be
+    received after it, and a customer or subscription without `created_on` is created on it.
+    Left out, it is today in UTC when the import starts.
     """
     path = Path(path)
     label = str(path)
@@ -107,7 +117,17 @@ def import_file(
             actor=actor,
             block_size=block_size,
             batch_rows=batch_rows,
+            overwrite_reject_file=overwrite_reject_file,
+            today=today,
         )
+
+
+def _database_files(connection: Connection) -> list[Path]:
+    """The files of the SQLite database behind `connection` (none on PostgreSQL)."""
+    if connection.dialect.name != "sqlite":
+        return []
+    rows = connection.exec_driver_sql("PRAGMA database_list").fetchall()
+    return [Path(row[2]) for row in rows if row[2]]
 
 
 def import_into(
@@ -121,6 +141,8 @@ def import_into(
     actor: str = "riskdesk",
     block_size: int | None = None,
     batch_rows: int | None = None,
+    overwrite_reject_file: bool = False,
+    today: date | None = None,
 ) -> ImportResult:
     """`import_file` in the caller's transaction (the provider sync imports pulled usage so).
 
@@ -128,8 +150,14 @@ def import_into(
     """
     path = Path(path)
     label = str(path)
+    target = Path(reject_path) if reject_path else default_reject_path(path)
+    if skip_bad_rows:
+        rejects.check_target(
+            target, path, _database_files(connection), overwrite=overwrite_reject_file
+        )
     result = ImportResult(kind=kind, file=label)
     started = datetime.now(UTC)
+    day = today or started.date()
     session = Session(bind=connection)
     out: bulkfile.Outcome | SmallOutcome
     try:
@@ -154,7 +182,7 @@ def import_into(
             rejected_lines = out.bad_lines
             rejected_records: list[tuple[str, str]] = []
         else:
-            out = RESELLER_KINDS[kind](session, path, label, skip_bad_rows, actor=actor)
+            out = RESELLER_KINDS[kind](session, path, label, skip_bad_rows, actor=actor, today=day)
             sha256 = _sha256(path)
             result.rows_rejected = len(out.rejected)
             rejected_lines = {}
@@ -176,12 +204,15 @@ def import_into(
                 "(fix them, or import only the good rows)",
             )
         if result.rows_rejected:
-            target = Path(reject_path) if reject_path else default_reject_path(path)
             if rejected_lines:
-                rejects.write_from_lines(path, target, rejected_lines)
+                rejects.write_from_lines(
+                    path, target, rejected_lines, overwrite=overwrite_reject_file
+                )
             else:
                 _header, raw_header = read_header(path)
-                rejects.write_records(target, raw_header, rejected_records)
+                rejects.write_records(
+                    target, raw_header, rejected_records, overwrite=overwrite_reject_file
+                )
             result.reject_path = target
         if kind in ("invoices", "payments"):
             _allocate(session, getattr(out, "customer_ids", set()), result)

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Table
 
 from riskdesk.db.bulk import bulk_insert, bulk_insert_arrow, bulk_insert_columns
 from riskdesk.imports import rowhash, vec
-from riskdesk.imports.errors import RowError
+from riskdesk.imports.errors import NUL_MESSAGE, RowError
 from riskdesk.imports.headers import Field
 from riskdesk.imports.stream import NOT_UTF8, BatchReader
 
@@ -73,6 +73,10 @@ class Spec(Protocol):
     def check(
         self, cols: dict[str, pa.Array], problems: Problems, label: Callable[[str], str]
     ) -> Checked: ...
+
+
+def _nul_message(_row: int) -> str:
+    return NUL_MESSAGE
 
 
 def blank_rows(columns: list[pa.Array]) -> np.ndarray:
@@ -301,6 +305,8 @@ def run(
 
             problems = Problems(n)
             checked = spec.check(cols, problems, label)
+            for name, array in cols.items():  # the same file means the same on both databases
+                problems.add(vec.has_nul(array), label(name), _nul_message)
             bad = problems.any_mask() & ~blank
             good = np.flatnonzero(~bad & ~blank)
             if problems.items:

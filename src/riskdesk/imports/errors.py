@@ -9,6 +9,9 @@ from riskdesk.errors import InvalidInputError
 #: How many bad rows an `ImportFileError` message spells out; `.errors` holds them all.
 MESSAGE_ERRORS = 20
 
+#: A value with a NUL character is a bad row on both databases (PostgreSQL cannot store it).
+NUL_MESSAGE = "contains a NUL character (\\x00), which cannot be stored"
+
 
 @dataclass(frozen=True, slots=True)
 class RowError:

@@ -40,7 +40,13 @@ def read_header(path: Path) -> tuple[list[str], bytes]:
     with open(path, "rb") as raw:
         first = raw.readline()
     text = first.decode("utf-8-sig", errors="replace")
-    fields = next(csv.reader([text]), [])
+    try:
+        fields = next(csv.reader([text]), [])
+    except csv.Error as exc:  # a bare CR inside the header line, ...
+        error = RowError(str(path), 1, "header", f"not a CSV header line: {exc}")
+        raise ImportFileError(
+            [error], f"{path}: the header is not usable; nothing was imported"
+        ) from None
     return [f.strip() for f in fields], first
 
 

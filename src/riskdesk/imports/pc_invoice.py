@@ -122,7 +122,7 @@ class InvoiceSpec:
             blank = vec.empty(text)
 
             def not_a_date(i: int, text: pa.Array = text) -> str:
-                return f"not a date: {value(text, i)!r} (expected M/D/YYYY)"
+                return f"not a date: {value(text, i)!r} (expected M/D/YYYY, 2000 to 2099)"
 
             problems.add(bad & ~blank, label(name), not_a_date)
             iso = pa.array(np.datetime_as_string(days, unit="D"), pa.string())

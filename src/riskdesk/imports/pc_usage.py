@@ -159,7 +159,7 @@ class UsageSpec:
         problems.add(
             bad_date_u[date_codes] & ~empties["UsageDate"],
             label("UsageDate"),
-            lambda i: f"not a date: {value(usage_date, i)!r} (expected M/D/YYYY)",
+            lambda i: f"not a date: {value(usage_date, i)!r} (expected M/D/YYYY, 2000 to 2099)",
         )
 
         quantity_text = col("Quantity")

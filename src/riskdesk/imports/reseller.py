@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from riskdesk.book.payments import payment_problems
 from riskdesk.db.models import Customer, Invoice, Payment
 from riskdesk.imports.headers import Field
 from riskdesk.imports.reseller_invoices import INVOICE_FIELDS, import_invoices
@@ -26,7 +27,6 @@ from riskdesk.imports.reseller_rows import (
     finish,
     read_records,
 )
-from riskdesk.money import decimal_to_micros
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -57,7 +57,13 @@ CUSTOMER_FIELDS = [
 
 
 def import_customers(
-    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+    session: Session,
+    path: Path,
+    label: str,
+    skip_bad_rows: bool,
+    *,
+    actor: str = "riskdesk",
+    today: date,
 ) -> SmallOutcome:
     header, records = read_records(path, CUSTOMER_FIELDS, label)
     check = Checker(header, CUSTOMER_FIELDS)
@@ -105,7 +111,7 @@ def import_customers(
                 "payment_terms_days": 30 if terms is None else terms,
                 "credit_limit": limit,
                 "tags": tags,
-                "created_on": created or date.today(),
+                "created_on": created or today,
             }
         )
     finish(out, records, label)
@@ -129,7 +135,13 @@ PAYMENT_FIELDS = [
 
 
 def import_payments(
-    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+    session: Session,
+    path: Path,
+    label: str,
+    skip_bad_rows: bool,
+    *,
+    actor: str = "riskdesk",
+    today: date,
 ) -> SmallOutcome:
     header, records = read_records(path, PAYMENT_FIELDS, label)
     check = Checker(header, PAYMENT_FIELDS)
@@ -166,8 +178,10 @@ def import_payments(
         customer_id = check.customer(r, "customer", customers, currency)
         received = check.date(r, "received_on", required=True)
         amount = check.amount(r, "amount", required=True, currency=currency)
-        if amount is not None and decimal_to_micros(amount) <= 0:
-            r.problems.append((check.label("amount"), f"a payment must be positive, not {amount}"))
+        # The rules `payments record` applies: not after today, within the storage limit,
+        # positive, no finer than the currency allows.
+        for name, message in payment_problems(amount, currency, received, today=today):
+            r.problems.append((check.label(name), message))
         method = check.text(r, "method", limit=32)
         applies = [n.strip() for n in r.values.get("invoice_numbers", "").split(";") if n.strip()]
         for number in applies:

@@ -11,7 +11,7 @@ is skipped whole, as always; when the file says otherwise about its dispute, a n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,7 +49,13 @@ _INVOICE_HEAD = ("customer", "issued_on", "due_on", "period_start", "period_end"
 
 
 def import_invoices(
-    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+    session: Session,
+    path: Path,
+    label: str,
+    skip_bad_rows: bool,
+    *,
+    actor: str = "riskdesk",
+    today: date,
 ) -> SmallOutcome:
     header, records = read_records(path, INVOICE_FIELDS, label)
     check = Checker(header, INVOICE_FIELDS)

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskdesk.db.models import Customer
-from riskdesk.imports.errors import ImportFileError, RowError
+from riskdesk.imports.dates import parse_day
+from riskdesk.imports.errors import NUL_MESSAGE, ImportFileError, RowError
 from riskdesk.imports.headers import Field, normalise, resolve
 from riskdesk.money import CURRENCIES, beyond_limit, finer_than_currency, to_decimal
 
@@ -76,13 +77,18 @@ def _require_utf8(path: Path, label: str) -> None:
 def read_records(path: Path, fields: list[Field], label: str) -> tuple[list[str], list[Record]]:
     """The header and every non-blank record, keyed by canonical field name.
 
-    Rows with the wrong number of fields get a problem and no values.
+    Rows with the wrong number of fields, or a NUL character in a value read, get a problem
+    and no values.
     """
     _require_utf8(path, label)
     with open(path, encoding="utf-8-sig", newline="") as handle:
         tap = _Tap(iter(handle))
         reader = csv.reader(tap)
-        header = [h.strip() for h in next(reader, [])]
+        try:
+            header = [h.strip() for h in next(reader, [])]
+        except csv.Error as exc:
+            error = RowError(label, 1, "header", f"not a CSV header line: {exc}")
+            raise ImportFileError([error], f"{label}: the header is not usable") from None
         positions = resolve(header, fields, label)
         records: list[Record] = []
         while True:
@@ -108,7 +114,12 @@ def read_records(path: Path, fields: list[Field], label: str) -> tuple[list[str]
                     ("row", f"too many fields: the row has {len(row)}, the header {len(header)}")
                 )
             else:
-                record.values = {name: row[i].strip() for name, i in positions.items()}
+                # PostgreSQL cannot store or even compare a NUL in text: such a row is bad and
+                # gets no values, so no lookup ever sends one.
+                nul = [i for i in sorted(positions.values()) if "\x00" in row[i]]
+                record.problems.extend((header[i], NUL_MESSAGE) for i in nul)
+                if not nul:
+                    record.values = {name: row[i].strip() for name, i in positions.items()}
             records.append(record)
     return header, records
 
@@ -153,11 +164,11 @@ class Checker:
         v = self.text(r, name, required=required)
         if v is None:
             return None
-        try:
-            return date.fromisoformat(v)
-        except ValueError:
-            r.problems.append((self.label(name), f"not a date: {v!r} (expected YYYY-MM-DD)"))
+        day = parse_day(v)
+        if isinstance(day, str):
+            r.problems.append((self.label(name), day))
             return None
+        return day
 
     def amount(
         self, r: Record, name: str, *, required: bool = False, currency: str | None = None

@@ -12,7 +12,7 @@ never moved to another customer (a bad row), and the holds riskdesk placed on it
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,13 @@ def _choice(check: Checker, r, name: str, allowed) -> str | None:
 
 
 def import_subscriptions(
-    session: Session, path: Path, label: str, skip_bad_rows: bool, *, actor: str = "riskdesk"
+    session: Session,
+    path: Path,
+    label: str,
+    skip_bad_rows: bool,
+    *,
+    actor: str = "riskdesk",
+    today: date,
 ) -> SmallOutcome:
     header, records = read_records(path, SUBSCRIPTION_FIELDS, label)
     check = Checker(header, SUBSCRIPTION_FIELDS)
@@ -159,7 +165,7 @@ def import_subscriptions(
                     "billing_cycle": cycle
                     or ("none" if sub_kind == SubscriptionKind.CONSUMPTION.value else "monthly"),
                     "provider_status": status or "active",
-                    "created_on": created or datetime.now(UTC).date(),
+                    "created_on": created or today,
                 }
             )
             continue

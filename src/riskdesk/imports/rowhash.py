@@ -63,6 +63,8 @@ def canonical_number(value: str) -> str:
         return canonical_text(value)
     if number == 0:
         return "0"
+    if not -40 <= number.adjusted() <= 40:  # `1e999999999` in plain digits: a gigabyte
+        return canonical_text(value)  # refused as an amount anyway
     text = format(number, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 

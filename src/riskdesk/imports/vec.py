@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from riskdesk.imports.dates import EARLIEST, LATEST
 from riskdesk.money import CURRENCIES, beyond_limit, decimal_to_micros
 
 _CURRENCY_SET = pa.array(sorted(CURRENCIES), pa.string())
@@ -20,8 +21,8 @@ _INT64_MAX = 2**63 - 1
 
 # M/D/YYYY (Partner Center), optionally followed by a time, or ISO YYYY-MM-DD[...]
 _DATE = (
-    r"^\s*(?:(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})"
-    r"|(?P<Y>\d{4})-(?P<M>\d{1,2})-(?P<D>\d{1,2}))"
+    r"^\s*(?:(?P<m>[0-9]{1,2})/(?P<d>[0-9]{1,2})/(?P<y>[0-9]{4})"
+    r"|(?P<Y>[0-9]{4})-(?P<M>[0-9]{2})-(?P<D>[0-9]{2}))"
     r"(?:[ T][0-9:.APMapmZz+\- ]*)?\s*$"
 )
 _PLAIN_DECIMAL = r"^\s*(?P<s>[+-]?)(?P<i>\d*)(?:\.(?P<f>\d*))?\s*$"
@@ -44,7 +45,8 @@ def _digits(array: pa.Array) -> np.ndarray:
 
 
 def parse_dates(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(datetime64[D] values, bad mask). Accepts M/D/YYYY[ time] and YYYY-MM-DD[...]."""
+    """(datetime64[D] values, bad mask). Accepts M/D/YYYY[ time] and YYYY-MM-DD[...], days
+    within `dates.EARLIEST` .. `dates.LATEST` (the range of every imported day)."""
     n = len(array)
     parts = pc.extract_regex(pc.fill_null(array, ""), _DATE)
     matched = _np_bool(pc.is_valid(parts))
@@ -54,7 +56,8 @@ def parse_dates(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     y = _digits(pc.if_else(iso, us["Y"], us["y"]))
     m = _digits(pc.if_else(iso, us["M"], us["m"]))
     d = _digits(pc.if_else(iso, us["D"], us["d"]))
-    ok = matched & (y >= 1900) & (y <= 2200) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31)
+    ok = matched & (y >= EARLIEST.year) & (y <= LATEST.year)
+    ok &= (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31)
     month = np.where(ok, (y - 1970) * 12 + (m - 1), 0).astype("datetime64[M]")
     days = month.astype("datetime64[D]") + np.where(ok, d - 1, 0).astype("timedelta64[D]")
     ok &= days.astype("datetime64[M]") == month  # 2/30 rolls into March: not a date
@@ -118,6 +121,11 @@ def _decimal_micros(value: str) -> int | None:
         return None
     micros = decimal_to_micros(amount)
     return micros if abs(micros) <= _INT64_MAX else None
+
+
+def has_nul(array: pa.Array) -> np.ndarray:
+    """Rows whose value holds a NUL character (PostgreSQL cannot store one in text)."""
+    return _np_bool(pc.match_substring(pc.fill_null(array, ""), "\x00"))
 
 
 def known_currency(array: pa.Array) -> np.ndarray:
