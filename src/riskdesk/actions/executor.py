@@ -69,6 +69,7 @@ from riskdesk.actions.effects import ActionBusyError, Context, Effect, message_i
 from riskdesk.actions.outbox import audit_action, decision_facts
 from riskdesk.actions.recovery import Holder, recover_abandoned
 from riskdesk.actions.registry import Registry
+from riskdesk.crashpoints import crashpoint
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionStatus, OutboxAction
 from riskdesk.notify.mail import Mailer, TransientMailError, UncertainMailError
@@ -177,6 +178,7 @@ class Executor:
             if claim is None:
                 break
             outcome = self._execute(*claim)
+            crashpoint("executor.after_record", outcome.kind)
             report.outcomes.append(outcome)
             if outcome.status == "held":
                 report.held += 1
@@ -255,11 +257,13 @@ class Executor:
                 if action is None:
                     raise _LostClaim(action_id)
                 action.effect_started_at = self.now()
+            crashpoint("executor.after_effect_started")
 
         return mark
 
     def _execute(self, action_id: int, attempt: int) -> Outcome:
         action = self._load(action_id)
+        crashpoint("executor.after_claim", action.kind)
         context = Context(
             engine=self.engine,
             provider=self.provider,
@@ -285,6 +289,7 @@ class Executor:
         except Exception as exc:  # permanent provider/mail/webhook errors, bad payloads, bugs
             log.exception("action %s (%s) failed", action_id, action.kind)
             return self._record_error(action, attempt, exc, transient=False)
+        crashpoint("executor.after_effect_before_record", action.kind)
         return self._record_done(action, attempt, effect)
 
     def _skipped_if_stale(self, action: OutboxAction) -> Effect | None:

@@ -98,6 +98,7 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
         result = PaymentResult(payment.id, found.id, request.reference)
         # Durable: should this command die after the commit, the next one judges the customer.
         owe_reevaluation(session, found.id, cause=f"payment #{payment.id}", now=deps.now())
+        crashpoint("payment.before_commit")
     crashpoint("payment.after_commit")
     recorded = (
         f"payment {request.reference!r} is recorded (payment #{result.payment_id}, "

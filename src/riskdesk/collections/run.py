@@ -37,6 +37,7 @@ from riskdesk.collections.writes import (
     record_policy,
     record_states,
 )
+from riskdesk.crashpoints import crashpoint
 from riskdesk.db.models import ActionStatus, OutboxAction
 from riskdesk.gcpause import gc_paused
 
@@ -192,7 +193,9 @@ def run_collections(
             audit.record_many(session, events, actor=actor, occurred_at=moment, json_ready=True)
             session.flush()
             session.close()
+            crashpoint("collections.after_plan_before_commit")
             transaction.commit()
+            crashpoint("collections.after_commit")
         except BaseException:
             if transaction.is_active:
                 transaction.rollback()

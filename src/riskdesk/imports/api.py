@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
+from riskdesk.crashpoints import crashpoint
 from riskdesk.db.models import ImportRun
 from riskdesk.imports import bulkfile, rejects, reseller
 from riskdesk.imports.errors import ImportFileError, RowError
@@ -248,6 +249,7 @@ def import_into(
             },
         )
         session.flush()
+        crashpoint("import.before_commit")
     finally:
         session.close()
     return result

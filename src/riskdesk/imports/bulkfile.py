@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Table
 
+from riskdesk.crashpoints import crashpoint
 from riskdesk.db.bulk import bulk_insert, bulk_insert_arrow, bulk_insert_columns
 from riskdesk.imports import rowhash, vec
 from riskdesk.imports.errors import NUL_MESSAGE, RowError
@@ -386,6 +387,7 @@ def run(
                     )
                 out.rows_inserted += inserted
                 out.rows_duplicate += len(payload) - inserted
+                crashpoint("import.after_batch")
             if progress is not None:
                 progress(min(bytes_done, total_bytes), total_bytes)
 

@@ -32,6 +32,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from riskdesk import audit
+from riskdesk.crashpoints import crashpoint
 from riskdesk.db.models import Customer
 from riskdesk.imports import import_into
 from riskdesk.providers.base import Provider
@@ -100,12 +101,14 @@ def sync_book(
         sources += [(i.currency_code or default_currency, i.id) for i in new_invoices]
         report.usage_read = write_usage_csv(provider, usage_file, sources, stage)
 
+        crashpoint("sync.after_fetch")
         stage("writing", 0, 1)
         with engine.connect() as connection, connection.begin():
             session = Session(bind=connection)
             try:
                 apply_customers(session, customers, default_currency, report, actor)
                 apply_subscriptions(session, subscriptions, adopt_provider_status, report, actor)
+                crashpoint("sync.mid_write")
                 apply_fraud_events(session, fraud_events, report, actor)
                 session.flush()
                 imported = import_into(connection, "pc-usage", usage_file, actor=actor)
@@ -127,8 +130,10 @@ def sync_book(
                     data=_summary(report),
                 )
                 session.flush()
+                crashpoint("sync.before_commit")
             finally:
                 session.close()
+        crashpoint("sync.after_commit")
         stage("writing", 1, 1)
     return report
 
