@@ -34,7 +34,7 @@ demo: $(STAMP)
 	@echo "notices written to demo-mail/ (a Maildir); the sandbox state is demo-sandbox.json" >&2
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 # The edit-test loop: pure and SQLite tests, no subprocess runs, no PostgreSQL, one worker per
 # core, fewer property-test examples.
