@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,8 +25,29 @@ from riskdesk.app.deps import Deps
 from riskdesk.errors import EXIT_CODES, RiskdeskError
 from riskdesk.money import Money
 
-console = Console()
-err_console = Console(stderr=True)
+#: C0 and C1 control characters (tab and newline aside): a name from a file or the provider
+#: holding an escape sequence must not retitle or recolour the operator's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class PlainConsole(Console):
+    """A Rich console that prints what it is given as it is: no markup unless a call asks for
+    it (`markup=True`, with the user's text `escape`d), control characters shown as U+FFFD.
+
+    Names and references come from files and the provider: a customer called `[/bold] Co`
+    would otherwise be a MarkupError (after a command had written), `[link=...]` a link.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("markup", False)
+        super().__init__(**kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(_CONTROL.sub("\ufffd", text), **kwargs)
+
+
+console = PlainConsole()
+err_console = PlainConsole(stderr=True)
 
 
 @dataclass(frozen=True)
@@ -63,7 +85,10 @@ def default_actor() -> str:
 
 def error_line(message: str) -> None:
     err_console.print(
-        f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True
+        f"[bold red]error:[/bold red] {escape(message)}",
+        highlight=False,
+        soft_wrap=True,
+        markup=True,
     )
 
 

@@ -46,6 +46,7 @@ def audit_verify(ctx: typer.Context, as_json: JsonFlag = False) -> None:
             f"{escape(b.problem)}",
             highlight=False,
             soft_wrap=True,
+            markup=True,
         )
     if not check.intact:
         raise typer.Exit(BROKEN_CHAIN_EXIT)

@@ -258,7 +258,10 @@ def _print_row_errors(exc: ImportFileError) -> None:
         err_console.print(f"... and {len(exc.errors) - 50} more bad rows")
     summary = str(exc).splitlines()[0]  # the rest of the message repeats the rows above
     err_console.print(
-        f"[bold red]error:[/bold red] {escape(summary)}", highlight=False, soft_wrap=True
+        f"[bold red]error:[/bold red] {escape(summary)}",
+        highlight=False,
+        soft_wrap=True,
+        markup=True,
     )
     err_console.print(
         "`--skip-bad-rows` imports the good rows (`--reject-file FILE` keeps the bad ones)",

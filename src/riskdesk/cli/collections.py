@@ -157,6 +157,7 @@ def collections_run(
             f"[bold yellow]as of {o.as_of} instead of today ({o.today})[/bold yellow], "
             f"by {escape(o.by)}: {escape(o.reason)}",
             highlight=False,
+            markup=True,
         )
     _print_report(report, result.executed, alert)
 
@@ -214,7 +215,7 @@ def _print_report(report, executed, alert: str | None) -> None:
             table.add_row(old, new, f"{count:,}", "held: blast radius" if held else "")
         console.print(table)
     if alert:
-        err_console.print(f"[bold red]alert:[/bold red] {escape(alert)}")
+        err_console.print(f"[bold red]alert:[/bold red] {escape(alert)}", markup=True)
     if report.awaiting_approval:
         why = getattr(report, "approval_reason", None) or "they need a person's approval"
         console.print(
@@ -281,7 +282,8 @@ def collections_preview(
             f"[bold red]alert:[/bold red] {customers:,} customers would be held by the blast "
             f"radius (more than {result.max_suspensions_per_run} suspensions in one run), the "
             f"first on {first}: nothing is suspended until a person lets a run proceed "
-            "(`collections run --max-suspensions N --by NAME`)."
+            "(`collections run --max-suspensions N --by NAME`).",
+            markup=True,
         )
 
 
