@@ -391,3 +391,39 @@ def currency_for_country(country: str | None) -> str | None:
         return None
     code = country.strip().upper()
     return "EUR" if code in _EURO_AREA else _COUNTRY_CURRENCY.get(code)
+
+
+class MicrosToMoney(dict[int | None, Money]):
+    """micros -> Money in one currency, memoised for one batch of rows
+    (the customer facts, a run's open invoices).
+
+    The facts build about a million Money values, many of them equal (zero, or an open balance
+    that is also the exposure); a dict hit is far cheaper than building a Money, and Money is
+    immutable, so equal amounts can share one object. `Money`'s constructor (check the code,
+    quantize) is skipped for amounts that are already exact in the minor unit; finer amounts
+    (rated usage) are rounded half to even, exactly as `Money` does.
+    """
+
+    __slots__ = ("currency", "places", "quantum", "step")
+
+    def __init__(self, currency: str) -> None:
+        super().__init__()
+        zero = Money.zero(currency)
+        self[None] = zero
+        self[0] = zero
+        self.currency = currency
+        self.places = minor_units(currency)
+        self.step = 10 ** (6 - self.places)  # micros per minor unit
+        self.quantum = Decimal(1).scaleb(-self.places)
+
+    def __missing__(self, micros: int) -> Money:
+        whole, rest = divmod(micros, self.step)
+        if rest:
+            amount = Decimal(micros).scaleb(-6).quantize(self.quantum, rounding=ROUND_HALF_EVEN)
+        else:
+            amount = Decimal(whole).scaleb(-self.places)
+        money = object.__new__(Money)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", self.currency)
+        self[micros] = money
+        return money

@@ -39,7 +39,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import String, TextClause, bindparam, text
@@ -55,7 +54,7 @@ from riskdesk.book.facts_sql import (
 )
 from riskdesk.book.foreign_usage import FEW_IDS, foreign_usage, with_foreign_usage
 from riskdesk.gcpause import gc_paused
-from riskdesk.money import Money, check_currency, minor_units
+from riskdesk.money import MicrosToMoney, Money, check_currency
 
 
 @dataclass(frozen=True)
@@ -129,44 +128,9 @@ class AgingRow:
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 
 
-class _MoneyOf(dict[int | None, Money]):
-    """micros -> Money in one currency, memoised for one batch of rows.
-
-    The facts build about a million Money values, many of them equal (zero, or an open balance
-    that is also the exposure); a dict hit is far cheaper than building a Money, and Money is
-    immutable, so equal amounts can share one object. `Money`'s constructor (check the code,
-    quantize) is skipped for amounts that are already exact in the minor unit; finer amounts
-    (rated usage) are rounded half to even, exactly as `Money` does.
-    """
-
-    __slots__ = ("currency", "places", "quantum", "step")
-
-    def __init__(self, currency: str) -> None:
-        super().__init__()
-        zero = Money.zero(currency)
-        self[None] = zero
-        self[0] = zero
-        self.currency = currency
-        self.places = minor_units(currency)
-        self.step = 10 ** (6 - self.places)  # micros per minor unit
-        self.quantum = Decimal(1).scaleb(-self.places)
-
-    def __missing__(self, micros: int) -> Money:
-        whole, rest = divmod(micros, self.step)
-        if rest:
-            amount = Decimal(micros).scaleb(-6).quantize(self.quantum, rounding=ROUND_HALF_EVEN)
-        else:
-            amount = Decimal(whole).scaleb(-self.places)
-        money = object.__new__(Money)
-        object.__setattr__(money, "amount", amount)
-        object.__setattr__(money, "currency", self.currency)
-        self[micros] = money
-        return money
-
-
 def _money_maker(currency: str) -> Callable[[int | None], Money]:
     """A fast micros -> Money for one currency (memoised; for one batch of rows)."""
-    return _MoneyOf(currency).__getitem__
+    return MicrosToMoney(currency).__getitem__
 
 
 def _normalise_ids(customer_ids: Sequence[int] | None) -> list[int] | None:
@@ -184,7 +148,7 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date, split: bool) -> list[Custom
     append = facts.append
     new = object.__new__
     set_dict = object.__setattr__
-    monies: dict[str, _MoneyOf] = {}
+    monies: dict[str, MicrosToMoney] = {}
     # A hundred thousand customers make a million small objects; the cyclic garbage
     # collector would scan them over and over while they are built (none form cycles).
     with gc_paused():
@@ -192,7 +156,7 @@ def _rows_to_facts(rows: Sequence[Any], as_of: date, split: bool) -> list[Custom
             currency = r[3]
             money = monies.get(currency)
             if money is None:
-                money = monies[currency] = _MoneyOf(currency)
+                money = monies[currency] = MicrosToMoney(currency)
             (
                 open_balance,
                 overdue,

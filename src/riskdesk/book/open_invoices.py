@@ -11,13 +11,12 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy import BigInteger, Connection, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from riskdesk.db.models import Invoice, PaymentAllocation
-from riskdesk.money import Money, micros_to_decimal
+from riskdesk.money import MicrosToMoney, Money
 
 #: Customer-id lists longer than this are not sent as IN (...) parameters (SQLite's limit).
 _IN_LIST_MAX = 5000
@@ -40,33 +39,36 @@ def invoice_balances(
     as_of: date,
     *,
     with_settled_disputes: bool = False,
+    past_due_only: bool = False,
 ) -> dict[int, list[OpenInvoice]]:
     """Each customer's invoices issued by `as_of` with something open on that day, oldest due
     first; with `with_settled_disputes` also disputed invoices with nothing open (a dispute
-    is shown until it is resolved). Payments count as applied on their allocation's day."""
+    is shown until it is resolved); with `past_due_only` only those due before `as_of`.
+    Payments count as applied on their allocation's day."""
     found: dict[int, list[OpenInvoice]] = defaultdict(list)
     ids = sorted(set(customer_ids))
     for start in range(0, len(ids), _IN_LIST_MAX):
         chunk = ids[start : start + _IN_LIST_MAX]
-        for customer_id, invoice in _rows(bind, chunk, as_of, with_settled_disputes):
+        for customer_id, invoice in _rows(bind, chunk, as_of, with_settled_disputes, past_due_only):
             found[customer_id].append(invoice)
     return found
 
 
 def _rows(
-    bind: Connection | Session, ids: list[int], as_of: date, with_settled_disputes: bool
+    bind: Connection | Session,
+    ids: list[int],
+    as_of: date,
+    with_settled_disputes: bool,
+    past_due_only: bool,
 ) -> list[tuple[int, OpenInvoice]]:
-    paid = (
+    # What was applied by as_of is the cached `paid` less what was applied after it (nothing
+    # when as_of is today), as the facts read it: no pass over every allocation.
+    later = (
         select(
             PaymentAllocation.invoice_id,
-            type_coerce(func.sum(PaymentAllocation.amount), BigInteger).label("paid_micros"),
+            type_coerce(func.sum(PaymentAllocation.amount), BigInteger).label("later_micros"),
         )
-        .where(
-            PaymentAllocation.applied_on <= as_of,
-            PaymentAllocation.invoice_id.in_(
-                select(Invoice.id).where(Invoice.customer_id.in_(ids))
-            ),
-        )
+        .where(PaymentAllocation.applied_on > as_of)
         .group_by(PaymentAllocation.invoice_id)
         .subquery()
     )
@@ -80,30 +82,44 @@ def _rows(
             Invoice.issued_on,
             Invoice.due_on,
             Invoice.currency,
-            Invoice.total.label("total"),
+            type_coerce(Invoice.total, BigInteger).label("total_micros"),
+            type_coerce(Invoice.paid, BigInteger).label("paid_micros"),
             Invoice.disputed,
-            paid.c.paid_micros,
+            later.c.later_micros,
         )
-        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .outerjoin(later, later.c.invoice_id == Invoice.id)
         .where(Invoice.customer_id.in_(ids), Invoice.issued_on <= as_of, unsettled)
         .order_by(Invoice.customer_id, Invoice.due_on, Invoice.id)
     )
+    if past_due_only:
+        query = query.where(Invoice.due_on < as_of)
     out: list[tuple[int, OpenInvoice]] = []
-    for row in bind.execute(query):
-        open_amount = row.total - micros_to_decimal(row.paid_micros or 0)
-        if open_amount <= 0 and not (with_settled_disputes and row.disputed):
+    monies: dict[str, MicrosToMoney] = {}
+    for (
+        customer_id,
+        number,
+        issued_on,
+        due_on,
+        currency,
+        total,
+        paid,
+        disputed,
+        later,
+    ) in bind.execute(query):
+        open_micros = total - paid + (later or 0)
+        if open_micros <= 0 and not (with_settled_disputes and disputed):
             continue
-        out.append((row.customer_id, _invoice(row, max(open_amount, 0), as_of)))
+        money = monies.get(currency)
+        if money is None:
+            money = monies[currency] = MicrosToMoney(currency)
+        invoice = OpenInvoice(
+            number=number,
+            issued_on=issued_on,
+            due_on=due_on,
+            total=money[total],
+            open_amount=money[max(open_micros, 0)],
+            days_past_due=max(0, (as_of - due_on).days),
+            disputed=bool(disputed),
+        )
+        out.append((customer_id, invoice))
     return out
-
-
-def _invoice(row: Any, open_amount: Any, as_of: date) -> OpenInvoice:
-    return OpenInvoice(
-        number=row.number,
-        issued_on=row.issued_on,
-        due_on=row.due_on,
-        total=Money(row.total, row.currency),
-        open_amount=Money(open_amount, row.currency),
-        days_past_due=max(0, (as_of - row.due_on).days),
-        disputed=bool(row.disputed),
-    )

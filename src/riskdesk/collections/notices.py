@@ -48,9 +48,15 @@ def with_notice_content(connection: Connection, rows: Sequence[OutboxRow]) -> li
     for row in rows:
         if row.kind in (SUSPEND, REACTIVATE) and row.subscription_id is not None:
             by_transition[row.payload.get("transition") or ""].append(row)
-    customers = {r.customer_id for r in notices}
     invoices = _invoices_by_day(connection, notices)
-    live = subscriptions_in_scope(connection, customers)
+    # Whether a suspension notice's subscriptions are all of them: only customers whose
+    # notices share a transition with suspensions need their live subscriptions read.
+    suspending = {
+        n.customer_id
+        for n in notices
+        if any(r.kind == SUSPEND for r in by_transition.get(n.payload.get("transition") or "", ()))
+    }
+    live = subscriptions_in_scope(connection, suspending)
     named = [
         r.subscription_id
         for t in {n.payload.get("transition") or "" for n in notices}
@@ -99,14 +105,18 @@ def with_notice_content(connection: Connection, rows: Sequence[OutboxRow]) -> li
 
 
 def _invoices_by_day(connection: Connection, notices: Sequence[OutboxRow]) -> dict[tuple, list]:
-    """Open invoices per (decision day, customer): one query per day (a run has one)."""
-    days: dict[str, set[int]] = defaultdict(set)
+    """Open invoices per (decision day, customer): those past due, and every open one for a
+    customer told of a reinstatement; a query or two per day (a run has one day)."""
+    days: dict[tuple[str, bool], set[int]] = defaultdict(set)
     for row in notices:
-        days[row.payload["as_of"]].add(row.customer_id)
+        every_open = row.payload.get("announces") == REINSTATEMENT
+        days[(row.payload["as_of"], every_open)].add(row.customer_id)
     found: dict[tuple, list] = {}
-    for day, customer_ids in days.items():
+    for (day, every_open), customer_ids in days.items():
+        if not every_open:  # a customer read with every open invoice needs no second read
+            customer_ids = customer_ids - days.get((day, True), set())
         for cid, invoices in invoice_balances(
-            connection, customer_ids, date.fromisoformat(day)
+            connection, customer_ids, date.fromisoformat(day), past_due_only=not every_open
         ).items():
             found[(day, cid)] = invoices
     return found
