@@ -109,7 +109,7 @@ def read_rates(path: Path) -> list[RateRow]:
         source = cell["source"] or path.name
         if len(source) > 200:
             problems.append(f"line {line}, column source: longer than 200 characters")
-        if len(problems) > bad:
+        if len(problems) > bad or isinstance(day, str):
             continue
         key = (currencies[0], currencies[1], day)
         if key in first_line:

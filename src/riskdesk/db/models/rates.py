@@ -17,7 +17,6 @@ from sqlalchemy.types import TypeDecorator
 
 from riskdesk.db.models.base import Base
 
-
 #: The largest and smallest power of ten a rate may have: 1 unit of one currency is worth
 #: between 10^-12 and 10^12 units of another (its canonical text has at most 40 characters).
 RATE_EXPONENT = 12
