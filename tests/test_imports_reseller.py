@@ -761,3 +761,23 @@ def test_a_nul_character_in_a_value_is_a_bad_row_naming_line_and_column(engine, 
         import_file(engine, "pc-invoice", recon)
     assert [(e.line, e.column) for e in caught.value.errors] == [(3, "SkuName")]
     assert count(engine, ProviderInvoiceLine) == 0
+
+
+def test_a_provider_invoice_amount_too_large_as_stored_says_too_large(engine, tmp_path):
+    """-999999999999.9999999 rounds to -10^12 at the micro: refused, in the words every
+    import uses for an amount beyond the limit (`money.beyond_limit`)."""
+    load_customers(engine, tmp_path)
+    path = write(
+        tmp_path / "invoice-recon.csv",
+        list(INVOICE_RECONCILIATION),
+        [provider_row(Total="-999999999999.9999999"), provider_row(AlternateId="x", Total="x")],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "pc-invoice", path)
+    first, second = caught.value.errors
+    assert (first.line, first.column, second.line, second.column) == (2, "Total", 3, "Total")
+    assert "amount -1000000000000.000000 is too large: riskdesk stores amounts below" in (
+        first.message
+    )
+    assert second.message == "not a finite amount: 'x'"
+    assert count(engine, ProviderInvoiceLine) == 0

@@ -332,3 +332,65 @@ def test_usage_dates_outside_2000_to_2099_or_not_iso_are_bad_rows(engine, tmp_pa
     assert [(e.line, e.column) for e in caught.value.errors] == [(4, "UsageDate")]
     assert "not a date" in caught.value.errors[0].message
     assert count(engine) == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        # rounds (half to even, at the micro) to exactly -10^12: at the limit, not below it
+        ("-999999999999.9999999", "amount -1000000000000.000000 is too large"),
+        ("999999999999.9999995", "amount 1000000000000.000000 is too large"),
+        ("9223372036854.77", "amount 9223372036854.77 is too large"),
+        ("1e999999999", "amount 1E+999999999 is too large"),
+    ],
+)
+def test_an_amount_too_large_as_stored_is_a_bad_row_in_the_words_of_every_import(
+    engine, tmp_path, bad, message
+):
+    add_customers(engine)
+    path = write_rows(
+        tmp_path / "usage.csv",
+        [
+            usage_row(BillingPreTaxTotal="999999999999.9999994"),  # rounds to the largest
+            usage_row(BillingPreTaxTotal=bad, MeterId="other"),
+        ],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "pc-usage", path)
+    [error] = caught.value.errors
+    assert (error.line, error.column) == (3, "BillingPreTaxTotal")
+    assert message in error.message
+    assert "riskdesk stores amounts below 1,000,000,000,000 in magnitude" in error.message
+    assert count(engine) == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "11/9/2026 25:00:00",
+        "11/9/2026 23:60:00",
+        "11/9/2026 23:00:61",
+        "11/9/2026 13:00:00 PM",
+        "11/9/2026 0:00:00 AM",
+        "2026-11-09T24:00:00Z",
+        "2026-11-09T10:00:00+25:00",
+        "11/9/2026 noon",
+    ],
+)
+def test_a_usage_time_that_does_not_exist_is_a_bad_row(engine, tmp_path, bad):
+    add_customers(engine)
+    path = write_rows(
+        tmp_path / "usage.csv",
+        [
+            usage_row(UsageDate="11/9/2026 12:00:00 AM"),
+            usage_row(UsageDate="2026-11-08T23:59:59.9999999Z", MeterId="m2"),
+            usage_row(UsageDate="11/7/2026 0:00", MeterId="m3"),
+            usage_row(UsageDate=bad, MeterId="other"),
+        ],
+    )
+    with pytest.raises(ImportFileError) as caught:
+        import_file(engine, "pc-usage", path)
+    [error] = caught.value.errors
+    assert (error.line, error.column) == (5, "UsageDate")
+    assert f"not a date: {bad!r}" in error.message
+    assert count(engine) == 0

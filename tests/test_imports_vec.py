@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from riskdesk.imports import vec
-from riskdesk.money import decimal_to_micros
+from riskdesk.money import MAX_MICROS, decimal_to_micros
 
 amounts = st.decimals(
     min_value=Decimal("-999999999999.999999999"),
@@ -25,8 +25,29 @@ amounts = st.decimals(
 def test_parse_micros_matches_decimal_to_micros(values):
     texts = [format(v, "f") for v in values]
     micros, bad = vec.parse_micros(pa.array(texts))
-    assert not bad.any()
-    assert micros.tolist() == [decimal_to_micros(v) for v in values]
+    # refused exactly when the amount as stored (rounded to micros) reaches 10^12
+    expected = [decimal_to_micros(v) for v in values]
+    assert bad.tolist() == [abs(m) >= MAX_MICROS for m in expected]
+    assert [m for m, b in zip(micros.tolist(), bad, strict=True) if not b] == [
+        m for m in expected if abs(m) < MAX_MICROS
+    ]
+
+
+def test_parse_micros_refuses_what_rounds_to_the_limit_and_says_too_large():
+    texts = [
+        "-999999999999.9999999",
+        "999999999999.9999995",
+        "999999999999.9999994",
+        "9223372036854.77",
+        "1e12",
+        "NaN",
+    ]
+    micros, bad = vec.parse_micros(pa.array(texts))
+    assert bad.tolist() == [True, True, False, True, True, True]
+    assert micros[2] == MAX_MICROS - 1
+    large = vec.too_large(pa.array(texts), bad)
+    assert sorted(large) == [0, 1, 3, 4]
+    assert all("riskdesk stores amounts below 1,000,000,000,000" in m for m in large.values())
 
 
 def test_parse_micros_refuses_what_is_not_a_finite_amount():

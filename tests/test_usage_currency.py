@@ -198,6 +198,49 @@ def test_a_bad_row_rate_is_one_error_naming_line_and_column(
         assert s.scalar(select(func.count()).select_from(UsageRecord)) == 0
 
 
+@pytest.mark.parametrize(
+    ("rate", "day", "message"),
+    [
+        ("1e999999999", "2026-01-01", "column rate: rate '1e999999999' is out of range"),
+        ("1e-999999999", "2026-01-01", "column rate: rate '1e-999999999' is out of range"),
+        ("1e12", "2026-01-01", "column rate: rate '1e12' is out of range (expected 1e-12"),
+        ("0.0000000000001", "2026-01-01", "column rate: rate '0.0000000000001' is out of"),
+        ("1." + "1" * 40, "2026-01-01", "column rate: rate '1.1111"),
+        ("-0.9", "2026-01-01", "column rate: not a positive rate: '-0.9'"),
+        ("0E-5", "2026-01-01", "column rate: not a positive rate: '0E-5'"),
+        ("Infinity", "2026-01-01", "column rate: not a positive rate: 'Infinity'"),
+        ("0.9", "20260101", "column day: not a date: '20260101' (expected YYYY-MM-DD)"),
+        ("0.9", "2026-W01-1", "column day: not a date: '2026-W01-1' (expected YYYY-MM-DD)"),
+        ("0.9", "0001-01-01", "column day: date 0001-01-01 is outside 2000-01-01 .. 2099-12-31"),
+        ("0.9", "2026-02-30", "column day: not a date: '2026-02-30' (no such day)"),
+    ],
+)
+def test_a_rate_out_of_range_or_a_day_not_yyyy_mm_dd_is_one_error_and_writes_nothing(
+    engine, tmp_path, rate, day, message
+):
+    """Huge or tiny exponents are refused by their digits (no decimal.Overflow, no error at
+    flush); a day is the strict YYYY-MM-DD of 2000..2099 every other import uses."""
+    path = rates_file(
+        tmp_path / "rates.csv", ["USD,EUR,0.9,2026-01-05,ECB", f"USD,EUR,{rate},{day},ECB"]
+    )
+    result = invoke(engine, "rates", "import", str(path))
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"1 problem, nothing imported: line 3, {message}" in text
+    assert "Traceback" not in result.output
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(ExchangeRate)) == 0
+
+
+def test_a_long_exact_rate_is_kept_to_its_last_digit(engine, tmp_path):
+    """A rate of 30 significant digits is stored as given, never rounded to 28."""
+    rate = "1.23456789012345678901234567891"
+    path = rates_file(tmp_path / "rates.csv", [f"USD,EUR,{rate}000,2026-01-05,ECB"])
+    assert invoke(engine, "rates", "import", str(path)).exit_code == 0
+    with session_scope(engine) as s:
+        assert s.scalar(select(ExchangeRate.rate)) == Decimal(rate)
+
+
 def test_a_bad_rates_file_is_one_error_naming_line_and_column_and_writes_nothing(engine, tmp_path):
     add_customers(engine)
     path = rates_file(
@@ -215,7 +258,7 @@ def test_a_bad_rates_file_is_one_error_naming_line_and_column_and_writes_nothing
     text = " ".join(result.output.split())
     assert "line 3, column to: unknown currency 'XXX'" in text
     assert "line 4, column rate: not a number: 'zero'" in text
-    assert "line 5, column day: not a date '1/3/2026'" in text
+    assert "line 5, column day: not a date: '1/3/2026' (expected YYYY-MM-DD)" in text
     assert "line 6: a second USD->EUR rate for 2026-01-01 (first on line 2)" in text
     assert "Traceback" not in result.output
     with session_scope(engine) as s:

@@ -2,7 +2,10 @@
 
 The file is CSV with a header naming the columns `from`, `to`, `rate`, `day` and `source`
 (any order, any letter case; other columns are ignored): 1 `from` = `rate` `to` on `day`
-(YYYY-MM-DD), as stated by `source` (blank: the file's name). Bad input is one error naming
+(exactly YYYY-MM-DD, 2000-01-01 .. 2099-12-31: `imports.dates.parse_day`, the rule of every
+imported day), as stated by `source` (blank: the file's name). A rate is a positive finite
+decimal between 1e-12 and 1e12 of at most 40 characters written out
+(`db.models.rates.canonical_rate`). Bad input is one error naming
 the line and column of every problem (up to ten), and nothing is written. A pair and day
 already in the table takes the file's rate and source (counted as replaced).
 """
@@ -23,6 +26,7 @@ from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ExchangeRate
 from riskdesk.db.models.rates import canonical_rate
 from riskdesk.errors import InvalidInputError
+from riskdesk.imports.dates import parse_day
 from riskdesk.money import check_currency
 
 COLUMNS = ("from", "to", "rate", "day", "source")
@@ -99,14 +103,13 @@ def read_rates(path: Path) -> list[RateRow]:
             rate = Decimal(canonical_rate(cell["rate"]))
         except ValueError as exc:
             problems.append(f"line {line}, column rate: {exc}")
-        try:
-            day = date.fromisoformat(cell["day"])
-        except ValueError:
-            problems.append(f"line {line}, column day: not a date {cell['day']!r} (YYYY-MM-DD)")
+        day = parse_day(cell["day"])
+        if isinstance(day, str):
+            problems.append(f"line {line}, column day: {day}")
         source = cell["source"] or path.name
         if len(source) > 200:
             problems.append(f"line {line}, column source: longer than 200 characters")
-        if len(problems) > bad:
+        if len(problems) > bad or isinstance(day, str):
             continue
         key = (currencies[0], currencies[1], day)
         if key in first_line:

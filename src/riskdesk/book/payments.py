@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from riskdesk import audit
 from riskdesk.book._sql import (
@@ -31,6 +32,8 @@ __all__ = [
     "find_payment",
     "payment_problems",
     "record_payment",
+    "reference_key",
+    "reference_key_sql",
     "refresh_settlement",
     "reverse_payment",
 ]
@@ -38,6 +41,29 @@ __all__ = [
 
 class PaymentError(InvalidInputError):
     """A payment that cannot be recorded as given (currency, invoices named, reference)."""
+
+
+#: The longest payment reference riskdesk stores (`payments.reference` is VARCHAR(64)).
+REFERENCE_LIMIT = 64
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_FOLD = str.maketrans(_UPPER, _UPPER.lower())
+
+
+def reference_key(reference: str) -> str:
+    """What two payment references are compared by, wherever one enters (`payments record`,
+    the payments import, `payments reverse`): blanks around it dropped and the letters A-Z
+    folded to a-z, so `BANK-77 `, `bank-77` and `BANK-77` are one payment. Only A-Z: SQLite's
+    lower() folds no other letter, and the rule is the same on SQLite and PostgreSQL. The
+    stored reference keeps the spelling first given (stripped)."""
+    return reference.strip().translate(_FOLD)
+
+
+def reference_key_sql(session: Session) -> ColumnElement[str]:
+    """`reference_key` of the stored `Payment.reference`, in SQL (trimmed, A-Z folded)."""
+    trimmed = func.trim(Payment.reference)
+    if session.get_bind().dialect.name == "postgresql":  # lower() there folds every letter
+        return func.translate(trimmed, _UPPER, _UPPER.lower())
+    return func.lower(trimmed)  # SQLite: A-Z only
 
 
 def payment_problems(
@@ -92,9 +118,12 @@ def record_payment(
     """Record a payment received, apply it, and write a `payment.recorded` audit event.
 
     Refuses (changing nothing) an unknown customer (NotFoundError), a payment in another
-    currency than the customer's, a non-positive amount, a reference already recorded, and
+    currency than the customer's, a non-positive amount, a reference already recorded (the
+    same `reference_key`: blanks around it and the letter case of A-Z do not count), and
     named invoices that do not exist or belong to someone else (each named in the message).
+    The reference is stored without the blanks around it.
     """
+    reference = reference.strip()
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFoundError(f"unknown customer {customer_id!r}")
@@ -112,7 +141,9 @@ def record_payment(
         raise PaymentError(f"payment {reference!r}: {too_large}")
     if not reference or not reference.strip():
         raise PaymentError("payment reference must not be empty")
-    if session.scalar(select(Payment.id).where(Payment.reference == reference)) is not None:
+    if len(reference) > REFERENCE_LIMIT:
+        raise PaymentError(f"payment reference {reference!r} is longer than {REFERENCE_LIMIT}")
+    if _recorded(session, reference) is not None:
         raise PaymentError(f"payment reference {reference!r} is already recorded")
     named = list(dict.fromkeys(str(n) for n in applies_to))
     if named:
@@ -183,11 +214,28 @@ class Reversal:
     allocations_created: int
 
 
+def _recorded(session: Session, reference: str) -> Payment | None:
+    """The payment recorded as `reference` (by `reference_key`): the one spelt exactly so
+    first, else the one of the same key (the oldest, should rows recorded before the rule
+    differ only in case)."""
+    ref = reference.strip()
+    exact = session.scalar(select(Payment).where(Payment.reference == ref))
+    if exact is not None:
+        return exact
+    return session.scalar(
+        select(Payment)
+        .where(reference_key_sql(session) == reference_key(ref))
+        .order_by(Payment.id)
+        .limit(1)
+    )
+
+
 def find_payment(session: Session, reference: str) -> Payment:
-    """The payment with `reference`, or NotFoundError naming up to five similar references
+    """The payment with `reference` (by `reference_key`: blanks around it and the letter
+    case of A-Z do not count), or NotFoundError naming up to five similar references
     (containing it, case-insensitively)."""
     ref = reference.strip()
-    payment = session.scalar(select(Payment).where(Payment.reference == ref))
+    payment = _recorded(session, ref)
     if payment is not None:
         return payment
     like = ref.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -155,8 +155,10 @@ class InvoiceSpec:
             micros, bad = vec.parse_micros(text)
             blank = vec.empty(text)
 
-            def not_an_amount(i: int, text: pa.Array = text) -> str:
-                return f"not a finite amount: {value(text, i)!r}"
+            large = vec.too_large(text, bad)  # said in money.beyond_limit's words
+
+            def not_an_amount(i: int, text: pa.Array = text, large=large) -> str:
+                return large.get(i) or f"not a finite amount: {value(text, i)!r}"
 
             problems.add(bad & ~blank, label(name), not_an_amount)
             money[name] = micros

@@ -159,7 +159,10 @@ class UsageSpec:
         problems.add(
             bad_date_u[date_codes] & ~empties["UsageDate"],
             label("UsageDate"),
-            lambda i: f"not a date: {value(usage_date, i)!r} (expected M/D/YYYY, 2000 to 2099)",
+            lambda i: (
+                f"not a date: {value(usage_date, i)!r} "
+                "(expected M/D/YYYY[ H:MM:SS[ AM|PM]], 2000 to 2099)"
+            ),
         )
 
         quantity_text = col("Quantity")
@@ -177,8 +180,12 @@ class UsageSpec:
 
         amount_text = col("BillingPreTaxTotal")
         micros, bad_amount = vec.parse_micros(amount_text)
+        large = vec.too_large(amount_text, bad_amount)
+        is_large = np.zeros(len(bad_amount), dtype=bool)
+        is_large[list(large)] = True
+        problems.add(is_large, label("BillingPreTaxTotal"), large.__getitem__)
         problems.add(
-            bad_amount & ~empties["BillingPreTaxTotal"],
+            bad_amount & ~is_large & ~empties["BillingPreTaxTotal"],
             label("BillingPreTaxTotal"),
             lambda i: f"not a finite amount: {value(amount_text, i)!r}",
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from riskdesk.book.payments import payment_problems
+from riskdesk.book.payments import payment_problems, reference_key, reference_key_sql
 from riskdesk.db.models import Customer, Invoice, Payment
 from riskdesk.imports.headers import Field
 from riskdesk.imports.reseller_invoices import INVOICE_FIELDS, import_invoices
@@ -160,12 +160,18 @@ def import_payments(
             Invoice.number.in_(names[i : i + 500])
         )
         invoice_owner.update((number, owner) for number, owner in session.execute(query))
-    refs = [r.values.get("reference", "") for r in records if r.values.get("reference")]
+    # A reference already recorded, or earlier in the file, by `reference_key` (blanks
+    # around it and the letter case of A-Z do not count): the rule of `payments record`.
+    refs = sorted(
+        {reference_key(r.values["reference"]) for r in records if r.values.get("reference")}
+    )
     existing: set[str] = set()
+    key_sql = reference_key_sql(session)
     for i in range(0, len(refs), 500):
         existing.update(
-            session.scalars(
-                select(Payment.reference).where(Payment.reference.in_(refs[i : i + 500]))
+            reference_key(ref)
+            for ref in session.scalars(
+                select(Payment.reference).where(key_sql.in_(refs[i : i + 500]))
             )
         )
     seen: dict[str, int] = {}
@@ -192,15 +198,14 @@ def import_payments(
                 r.problems.append(
                     (check.label("invoice_numbers"), f"invoice {number!r} is another customer's")
                 )
-        if reference is not None:
-            if reference in seen:
-                r.problems.append(
-                    (check.label("reference"), f"duplicate of line {seen[reference]}")
-                )
-            seen.setdefault(reference, r.line)
+        key = None if reference is None else reference_key(reference)
+        if key is not None:
+            if key in seen:
+                r.problems.append((check.label("reference"), f"duplicate of line {seen[key]}"))
+            seen.setdefault(key, r.line)
         if r.problems or customer_id is None:
             continue
-        if reference in existing:
+        if key in existing:
             out.rows_duplicate += 1
             continue
         rows.append(

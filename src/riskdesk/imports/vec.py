@@ -14,17 +14,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from riskdesk.imports.dates import EARLIEST, LATEST
-from riskdesk.money import CURRENCIES, beyond_limit, decimal_to_micros
+from riskdesk.money import (
+    CURRENCIES,
+    MAX_MICROS,
+    beyond_limit,
+    decimal_to_micros,
+    micros_to_decimal,
+)
 
 _CURRENCY_SET = pa.array(sorted(CURRENCIES), pa.string())
-_INT64_MAX = 2**63 - 1
 
-# M/D/YYYY (Partner Center), optionally followed by a time, or ISO YYYY-MM-DD[...]
+# M/D/YYYY (Partner Center) or ISO YYYY-MM-DD, optionally followed by a time of day:
+# H:MM[:SS[.fraction]], then AM/PM (a 12-hour clock) and/or Z or a +HH:MM offset. The
+# time is checked (hours 0..23, or 1..12 with AM/PM; minutes and seconds 0..59) but only
+# the day is kept.
 _DATE = (
     r"^\s*(?:(?P<m>[0-9]{1,2})/(?P<d>[0-9]{1,2})/(?P<y>[0-9]{4})"
     r"|(?P<Y>[0-9]{4})-(?P<M>[0-9]{2})-(?P<D>[0-9]{2}))"
-    r"(?:[ T][0-9:.APMapmZz+\- ]*)?\s*$"
+    r"(?:[ T](?P<h>[0-9]{1,2}):(?P<n>[0-9]{2})(?::(?P<s>[0-9]{2})(?:\.[0-9]{1,9})?)?"
+    r" ?(?P<p>[AaPp][Mm])?(?:[Zz]|[+-](?P<oh>[0-9]{2}):?(?P<om>[0-9]{2}))?)?\s*$"
 )
+_DATE_GROUPS = ("m", "d", "y", "Y", "M", "D", "h", "n", "s", "p", "oh", "om")
 _PLAIN_DECIMAL = r"^\s*(?P<s>[+-]?)(?P<i>\d*)(?:\.(?P<f>\d*))?\s*$"
 _NUMBER = r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$"
 
@@ -45,19 +55,25 @@ def _digits(array: pa.Array) -> np.ndarray:
 
 
 def parse_dates(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(datetime64[D] values, bad mask). Accepts M/D/YYYY[ time] and YYYY-MM-DD[...], days
-    within `dates.EARLIEST` .. `dates.LATEST` (the range of every imported day)."""
+    """(datetime64[D] values, bad mask). Accepts M/D/YYYY and YYYY-MM-DD, days within
+    `dates.EARLIEST` .. `dates.LATEST` (the range of every imported day), each optionally
+    with a time of day that exists (`11/9/2026 25:00:00` is bad; see `_DATE`)."""
     n = len(array)
     parts = pc.extract_regex(pc.fill_null(array, ""), _DATE)
     matched = _np_bool(pc.is_valid(parts))
-    parts = pc.fill_null(parts, pa.scalar({k: "" for k in "mdyYMD"}, parts.type))
-    us = {k: pc.struct_field(parts, k) for k in "mdyYMD"}
+    parts = pc.fill_null(parts, pa.scalar({k: "" for k in _DATE_GROUPS}, parts.type))
+    us = {k: pc.struct_field(parts, k) for k in _DATE_GROUPS}
     iso = pc.not_equal(us["Y"], "")
     y = _digits(pc.if_else(iso, us["Y"], us["y"]))
     m = _digits(pc.if_else(iso, us["M"], us["m"]))
     d = _digits(pc.if_else(iso, us["D"], us["d"]))
     ok = matched & (y >= EARLIEST.year) & (y <= LATEST.year)
     ok &= (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31)
+    hour, minute, second = _digits(us["h"]), _digits(us["n"]), _digits(us["s"])
+    twelve = _np_bool(pc.not_equal(us["p"], ""))
+    ok &= np.where(twelve, (hour >= 1) & (hour <= 12), hour <= 23)
+    ok &= (minute <= 59) & (second <= 59)
+    ok &= (_digits(us["oh"]) <= 23) & (_digits(us["om"]) <= 59)
     month = np.where(ok, (y - 1970) * 12 + (m - 1), 0).astype("datetime64[M]")
     days = month.astype("datetime64[D]") + np.where(ok, d - 1, 0).astype("timedelta64[D]")
     ok &= days.astype("datetime64[M]") == month  # 2/30 rolls into March: not a date
@@ -99,6 +115,7 @@ def parse_micros(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     tail = _np_bool(pc.match_substring_regex(pc.utf8_slice_codeunits(padded, 7, 1 << 30), "[1-9]"))
     round_up = (seventh > 5) | ((seventh == 5) & (tail | (first6 % 2 == 1)))
     magnitude = _digits(ip) * 1_000_000 + first6 + round_up
+    plain &= magnitude < MAX_MICROS  # 999999999999.9999995 rounds to 10^12: too large
     negative = _np_bool(pc.equal(sign, "-"))
     values = np.where(negative, -magnitude, magnitude).astype(np.int64)
     bad = ~plain
@@ -113,14 +130,43 @@ def parse_micros(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decimal_micros(value: str) -> int | None:
+    """The micros of `value`, or None when it is not a finite amount or is too large."""
+    amount = _finite(value)
+    if amount is None or _too_large(amount) is not None:
+        return None
+    return decimal_to_micros(amount)
+
+
+def _finite(value: str) -> Decimal | None:
     try:
         amount = Decimal(value)
     except (InvalidOperation, ValueError):
         return None
-    if not amount.is_finite() or beyond_limit(amount) is not None:
-        return None
+    return amount if amount.is_finite() else None
+
+
+def _too_large(amount: Decimal) -> str | None:
+    """`money.beyond_limit` of the amount as stored: rounded to micros (half to even)."""
+    problem = beyond_limit(amount)  # first: decimal_to_micros overflows on 1e999999999
+    if problem is not None:
+        return problem
     micros = decimal_to_micros(amount)
-    return micros if abs(micros) <= _INT64_MAX else None
+    if abs(micros) < MAX_MICROS:
+        return None
+    return f"{beyond_limit(micros_to_decimal(micros))} ({amount} rounded to the micro)"
+
+
+def too_large(array: pa.Array, bad: np.ndarray) -> dict[int, str]:
+    """Of the rows `parse_micros` found `bad`, those that are a finite number too large for
+    riskdesk to store, with `money.beyond_limit`'s message (the wording of every import)."""
+    raw = pc.utf8_trim_whitespace(pc.fill_null(array, "")).to_numpy(zero_copy_only=False)
+    found: dict[int, str] = {}
+    for i in np.flatnonzero(bad):
+        amount = _finite(raw[i])
+        problem = None if amount is None else _too_large(amount)
+        if problem is not None:
+            found[int(i)] = problem
+    return found
 
 
 def has_nul(array: pa.Array) -> np.ndarray:

@@ -17,16 +17,34 @@ from sqlalchemy.types import TypeDecorator
 
 from riskdesk.db.models.base import Base
 
+#: The largest and smallest power of ten a rate may have: 1 unit of one currency is worth
+#: between 10^-12 and 10^12 units of another (its canonical text has at most 40 characters).
+RATE_EXPONENT = 12
+
 
 def canonical_rate(value: Decimal | str) -> str:
-    """The one text of a positive exact rate ('1.0800' and '1.08' are both '1.08')."""
+    """The one text of a positive exact rate ('1.0800' and '1.08' are both '1.08').
+
+    A rate is finite, positive, between 10^-RATE_EXPONENT and 10^RATE_EXPONENT, and at most
+    40 characters once written out; anything else is a ValueError naming the value (never an
+    overflow: the checks look at the digits and exponent, no arithmetic rounds them)."""
     try:
         rate = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(f"not a number: {value!r}") from None
-    if not rate.is_finite() or rate <= 0:
+    if not rate.is_finite() or rate.is_signed() or rate.is_zero():
         raise ValueError(f"not a positive rate: {value!r}")
-    text = format(rate.normalize(), "f")
+    sign, digits, exponent = rate.as_tuple()
+    assert isinstance(exponent, int)
+    if not -RATE_EXPONENT <= rate.adjusted() < RATE_EXPONENT:
+        raise ValueError(
+            f"rate {value!r} is out of range (expected 1e-{RATE_EXPONENT} .. 1e{RATE_EXPONENT})"
+        )
+    kept = len(digits)
+    while kept > 1 and digits[kept - 1] == 0:  # exact normalize: strip trailing zeros
+        kept -= 1
+    exponent += len(digits) - kept
+    text = format(Decimal((0, digits[:kept], exponent)), "f")
     if len(text) > 40:
         raise ValueError(f"rate {value!r} has more than 40 digits")
     return text
