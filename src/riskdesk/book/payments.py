@@ -40,6 +40,10 @@ class PaymentError(InvalidInputError):
     """A payment that cannot be recorded as given (currency, invoices named, reference)."""
 
 
+class DuplicatePaymentError(ConflictError):
+    """A payment whose reference is already recorded: it conflicts with the book (exit 4)."""
+
+
 def payment_problems(
     amount: Decimal | None, currency: str | None, received_on: date | None, *, today: date
 ) -> list[tuple[str, str]]:
@@ -92,7 +96,8 @@ def record_payment(
     """Record a payment received, apply it, and write a `payment.recorded` audit event.
 
     Refuses (changing nothing) an unknown customer (NotFoundError), a payment in another
-    currency than the customer's, a non-positive amount, a reference already recorded, and
+    currency than the customer's, a non-positive amount, a reference already recorded
+    (DuplicatePaymentError, a ConflictError), and
     named invoices that do not exist or belong to someone else (each named in the message).
     """
     customer = session.get(Customer, customer_id)
@@ -113,7 +118,7 @@ def record_payment(
     if not reference or not reference.strip():
         raise PaymentError("payment reference must not be empty")
     if session.scalar(select(Payment.id).where(Payment.reference == reference)) is not None:
-        raise PaymentError(f"payment reference {reference!r} is already recorded")
+        raise DuplicatePaymentError(f"payment reference {reference!r} is already recorded")
     named = list(dict.fromkeys(str(n) for n in applies_to))
     if named:
         found = {
