@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 from riskdesk.db.models import Customer
 from riskdesk.errors import InvalidInputError, NotFoundError
 
-#: The largest id a row can have (a signed 64-bit BIGINT); a larger number names no row.
-LARGEST_ID = 2**63 - 1
+#: The largest id a row can have on both databases: ids are INTEGER primary keys, 32 bits on
+#: PostgreSQL (SQLite's are 64, but riskdesk counts them from 1 there too). A larger number
+#: names no row; compared with an id column it would overflow (PostgreSQL, or SQLite beyond 64).
+LARGEST_ID = 2**31 - 1
 
 #: How many candidates an ambiguous reference names.
 CANDIDATES_SHOWN = 10
