@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from book_builders import customer, invoice, payment
 from riskdesk.audit import verify_chain
-from riskdesk.book.payments import PaymentError, allocate, record_payment
+from riskdesk.book.payments import DuplicatePaymentError, PaymentError, allocate, record_payment
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import AuditEvent, Payment, PaymentAllocation
 from riskdesk.errors import NotFoundError
@@ -181,5 +181,5 @@ def test_record_payment_refuses_invoices_that_are_unknown_or_someone_elses(engin
         with pytest.raises(PaymentError, match="invoice 'B-1', which belongs to another"):
             record_payment(s, reference="R2", applies_to=["B-1"], **kwargs)
         record_payment(s, reference="R3", **kwargs)
-        with pytest.raises(PaymentError, match="'R3' is already recorded"):
+        with pytest.raises(DuplicatePaymentError, match="'R3' is already recorded"):
             record_payment(s, reference="R3", **kwargs)

@@ -171,3 +171,133 @@ def test_a_nul_byte_reaching_postgresql_is_one_line_naming_table_and_column(data
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM customers").scalar() == 0
     engine.dispose()
+
+
+HUGE = "99999999999999999999999"  # beyond a 64-bit integer: SQLite overflowed, PostgreSQL too
+BEYOND_POSTGRESQL = str(2**31)  # beyond an INTEGER id on PostgreSQL
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("customers", "show", HUGE),
+        ("audit", "show", "--customer", HUGE),
+        ("promises", "add", HUGE, "--amount", "10 EUR", "--by-date", "2026-01-05", "--no-execute"),
+        ("promises", "list", HUGE),
+        ("payments", "record", HUGE, "10", "EUR", "--reference", "R-HUGE", "--no-execute"),
+    ],
+)
+@pytest.mark.parametrize("number", [HUGE, BEYOND_POSTGRESQL])
+def test_a_huge_number_as_customer_is_no_customer(book, args, number):
+    result = invoke(book, *(number if a == HUGE else a for a in args))
+    assert result.exit_code == EXIT_CODES["not_found"], result.output
+    assert _one_line(result).startswith(f"error: unknown customer '{number}'")
+    assert _payments(book) == 0
+
+
+@pytest.mark.parametrize("value", [HUGE, str(2**63), str(2**31), "0"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("audit", "show", "--action-id", "{}"),
+        ("audit", "show", "--subscription", "{}"),
+        ("audit", "show", "--limit", "{}"),
+        ("outbox", "list", "--limit", "{}"),
+        ("outbox", "approve", "{}", "--by", "j.doe"),
+        ("outbox", "cancel", "{}", "--by", "j.doe", "--reason", "r"),
+        ("outbox", "retry", "{}", "--by", "j.doe", "--reason", "r"),
+        ("cases", "close", "{}", "--by", "j.doe", "--resolution", "r"),
+        ("promises", "cancel", "{}", "--no-execute"),
+    ],
+)
+def test_an_id_or_limit_outside_what_an_id_column_holds_is_refused(book, args, value):
+    result = invoke(book, *(a.format(value) for a in args))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output + result.stderr
+    assert f"{value} is outside 1 to {2**31 - 1}" in " ".join(
+        result.stderr.replace("│", " ").split()
+    )
+
+
+def test_the_largest_id_is_accepted_and_simply_not_found(book):
+    result = invoke(book, "outbox", "approve", str(2**31 - 1), "--by", "j.doe")
+    assert result.exit_code == EXIT_CODES["not_found"], result.output
+
+
+def test_a_reference_longer_than_its_column_is_one_error_naming_it(book):
+    result = invoke(
+        book, "payments", "record", TENANT, "10", "EUR", "--reference", "R" * 5000, "--no-execute"
+    )
+    assert result.exit_code == EXIT_CODES["invalid"], result.output
+    line = _one_line(result)
+    assert "--reference is 5,000 characters long" in line and "at most 64 characters" in line
+    assert "payments.reference" in line
+    assert _payments(book) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (
+            ("--actor", "a" * 300, "payments", "record", TENANT, "10", "EUR", "--reference", "R1"),
+            "--actor",
+        ),
+        (("payments", "reverse", "R1", "--reason", "bounced", "--by", "b" * 300), "--by"),
+        (("outbox", "approve", "1", "--by", "b" * 300), "--by"),
+        (("cases", "close", "1", "--by", "b" * 300, "--resolution", "r"), "--by"),
+    ],
+)
+def test_an_actor_longer_than_its_column_is_one_error_naming_the_option(book, args, option):
+    result = invoke(book, *args, "--no-execute") if "payments" in args else invoke(book, *args)
+    assert result.exit_code == EXIT_CODES["invalid"], result.output
+    line = _one_line(result)
+    assert line.startswith(f"error: {option}")
+    assert "300 characters long" in line and "at most 100 characters" in line
+    assert _payments(book) == 0
+
+
+def test_a_value_the_database_cannot_hold_is_one_error_naming_table_and_column(database_url):
+    """The last resort, under every use case: text too long (PostgreSQL; SQLite keeps it) and
+    an integer beyond 64 bits (both) are an InvalidInputError naming table and column."""
+    from sqlalchemy import insert
+
+    from riskdesk.db.engine import UnstorableValueError, migrate, session_scope
+    from riskdesk.db.models import Customer
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    row = dict(provider_customer_id="p-1", name="N", currency="EUR", payment_terms_days=30)
+    cases = [({**row, "id": 2**70}, "a number for customers.id (1180591620717411303424)")]
+    if database_url.startswith("postgresql"):
+        cases.append(({**row, "currency": "EURO"}, "a text value for customers.currency ('EURO'"))
+    for values, named in cases:
+        with (
+            pytest.raises(UnstorableValueError, match=r"nothing was written") as caught,
+            session_scope(engine) as session,
+        ):
+            session.execute(insert(Customer).values(**values))
+        assert str(caught.value).startswith(named), caught.value
+    engine.dispose()
+
+
+def test_resolve_dispute_refuses_both_outcomes(book):
+    result = invoke(book, "invoices", "resolve-dispute", "INV-1", "--upheld", "--rejected")
+    assert result.exit_code == EXIT_CODES["invalid"], result.output
+    assert _one_line(result) == "error: give exactly one of --upheld or --rejected, not both"
+
+
+def test_an_unknown_customer_is_named_before_the_mail_settings(book, monkeypatch):
+    for name in ("RISKDESK_SMTP_HOST", "RISKDESK_MAILDIR", "RISKDESK_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    result = invoke(book, "payments", "record", "nobody", "10", "EUR", "--reference", "R")
+    assert result.exit_code == EXIT_CODES["not_found"], result.output
+    assert _one_line(result).startswith("error: unknown customer 'nobody'")
+
+
+def test_a_reference_already_recorded_is_a_conflict(book):
+    args = ("payments", "record", TENANT, "10", "EUR", "--reference", "R-1", "--no-execute")
+    assert invoke(book, *args).exit_code == 0
+    again = invoke(book, *args)
+    assert again.exit_code == EXIT_CODES["conflict"], again.output
+    assert _one_line(again) == "error: payment reference 'R-1' is already recorded"
+    assert _payments(book) == 1

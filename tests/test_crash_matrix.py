@@ -561,7 +561,7 @@ def test_killed_at_a_step_then_run_again_ends_as_a_run_never_killed(
         scenario is PAYMENT and kill_at.startswith("executor.")
     )
     if committed:
-        assert got.first_code == 2, got.first_output  # invalid: a payment is recorded once
+        assert got.first_code == 4, got.first_output  # conflict: a payment is recorded once
         assert "BANK-CRASH-1' is already recorded" in got.first_output
     else:
         assert got.first_code == 0, got.first_output

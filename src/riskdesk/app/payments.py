@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from riskdesk.app.deps import Deps
+from riskdesk.app.limits import check_fits
 from riskdesk.app.outbox import ExecutionTotals, execute_due
 from riskdesk.app.reevaluate import Reevaluation, owe_reevaluation, reevaluate, settle_pending
 from riskdesk.book.customers import find_customer
@@ -17,6 +18,7 @@ from riskdesk.collections.evaluate import Decision
 from riskdesk.collections.run import run_collections
 from riskdesk.crashpoints import crashpoint
 from riskdesk.db.engine import session_scope
+from riskdesk.db.models import Payment
 from riskdesk.errors import InvalidInputError, RiskdeskError
 from riskdesk.money import Money, beyond_limit, check_currency, finer_than_currency, to_decimal
 
@@ -79,8 +81,11 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     day = request.received_on or today
     money = exact_money(request.amount, request.currency, f"payment {request.reference!r}")
     check_payment(money.amount, money.currency, day, today=today)  # the import's rules too
+    check_fits(request.reference, Payment.reference, "--reference")
     engine = deps.engine()
     policy = deps.policy(request.policy)
+    with session_scope(engine) as session:  # an unknown customer before the settings
+        find_customer(session, request.customer)
     if request.execute:
         deps.check_effects()
     settle_pending(deps, policy, actor=actor)  # what a killed command left owed, first

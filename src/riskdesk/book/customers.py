@@ -10,6 +10,11 @@ from sqlalchemy.orm import Session
 from riskdesk.db.models import Customer
 from riskdesk.errors import InvalidInputError, NotFoundError
 
+#: The largest id a row can have on both databases: ids are INTEGER primary keys, 32 bits on
+#: PostgreSQL (SQLite's are 64, but riskdesk counts them from 1 there too). A larger number
+#: names no row; compared with an id column it would overflow (PostgreSQL, or SQLite beyond 64).
+LARGEST_ID = 2**31 - 1
+
 #: How many candidates an ambiguous reference names.
 CANDIDATES_SHOWN = 10
 
@@ -45,7 +50,7 @@ def find_customer(session: Session, ref: str | int) -> Customer:
     Case-insensitive means SQL lower(): on SQLite that folds ASCII letters only.
     """
     text_ref = str(ref).strip()
-    if text_ref.isdigit():
+    if text_ref.isdigit() and 1 <= int(text_ref) <= LARGEST_ID:
         found = session.get(Customer, int(text_ref))
         if found is not None:
             return found

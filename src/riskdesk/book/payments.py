@@ -66,6 +66,10 @@ def reference_key_sql(session: Session) -> ColumnElement[str]:
     return func.lower(trimmed)  # SQLite: A-Z only
 
 
+class DuplicatePaymentError(ConflictError):
+    """A payment whose reference is already recorded: it conflicts with the book (exit 4)."""
+
+
 def payment_problems(
     amount: Decimal | None, currency: str | None, received_on: date | None, *, today: date
 ) -> list[tuple[str, str]]:
@@ -119,7 +123,8 @@ def record_payment(
 
     Refuses (changing nothing) an unknown customer (NotFoundError), a payment in another
     currency than the customer's, a non-positive amount, a reference already recorded (the
-    same `reference_key`: blanks around it and the letter case of A-Z do not count), and
+    same `reference_key`: blanks around it and the letter case of A-Z do not count;
+    DuplicatePaymentError, a ConflictError), and
     named invoices that do not exist or belong to someone else (each named in the message).
     The reference is stored without the blanks around it.
     """
@@ -144,7 +149,7 @@ def record_payment(
     if len(reference) > REFERENCE_LIMIT:
         raise PaymentError(f"payment reference {reference!r} is longer than {REFERENCE_LIMIT}")
     if _recorded(session, reference) is not None:
-        raise PaymentError(f"payment reference {reference!r} is already recorded")
+        raise DuplicatePaymentError(f"payment reference {reference!r} is already recorded")
     named = list(dict.fromkeys(str(n) for n in applies_to))
     if named:
         found = {

@@ -22,6 +22,8 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from riskdesk.app.clock import Clock
 from riskdesk.app.deps import Deps
+from riskdesk.app.limits import check_actor
+from riskdesk.book.customers import LARGEST_ID
 from riskdesk.errors import EXIT_CODES, RiskdeskError
 from riskdesk.money import Money
 
@@ -72,8 +74,17 @@ def deps_of(ctx: typer.Context) -> Deps:
 
 
 def actor_of(ctx: typer.Context, by: str | None = None) -> str:
-    """Who acts: an explicit --by, else the global --actor (RISKDESK_ACTOR), else the OS user."""
-    return by or command_context(ctx).actor
+    """Who acts: an explicit --by, else the global --actor (RISKDESK_ACTOR), else the OS user.
+
+    One longer than the columns that keep who acted is refused here (exit 2), before any
+    command writes."""
+    actor = by or command_context(ctx).actor
+    try:
+        check_actor(actor, "--by" if by else "--actor (RISKDESK_ACTOR)")
+    except RiskdeskError as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_CODES[exc.kind]) from None
+    return actor
 
 
 def default_actor() -> str:
@@ -204,6 +215,16 @@ AsOf = Annotated[
         help="Compute as of this day (default today; 2000-01-01 to 2100-12-31).",
     ),
 ]
+
+
+def id_in_range(value: int | None) -> int | None:
+    """The one rule for every integer id and limit typed (`callback=id_in_range`): 1 to the
+    largest id a row can have, so a huge number is a usage error (exit 2), not a crash."""
+    if value is not None and not 1 <= value <= LARGEST_ID:
+        raise typer.BadParameter(f"{value} is outside 1 to {LARGEST_ID}")
+    return value
+
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of tables.")]
 PolicyOption = Annotated[
     Path | None,

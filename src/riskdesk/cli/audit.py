@@ -11,7 +11,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from riskdesk.app import audit as uc
-from riskdesk.cli._common import JsonFlag, console, deps_of, err_console, print_json, user_errors
+from riskdesk.cli._common import (
+    JsonFlag,
+    console,
+    deps_of,
+    err_console,
+    id_in_range,
+    print_json,
+    user_errors,
+)
 
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit trail.")
 
@@ -59,8 +67,12 @@ def audit_show(
         str | None,
         typer.Option(help="A customer: id, tenant id, domain or exact name (as customers show)."),
     ] = None,
-    subscription: Annotated[int | None, typer.Option(help="A subscription's riskdesk id.")] = None,
-    action_id: Annotated[int | None, typer.Option(help="An outbox action's id.")] = None,
+    subscription: Annotated[
+        int | None, typer.Option(help="A subscription's riskdesk id.", callback=id_in_range)
+    ] = None,
+    action_id: Annotated[
+        int | None, typer.Option(help="An outbox action's id.", callback=id_in_range)
+    ] = None,
     actor: Annotated[str | None, typer.Option(help="Who acted (exactly as recorded).")] = None,
     day: Annotated[
         datetime | None,
@@ -76,7 +88,9 @@ def audit_show(
         datetime | None,
         typer.Option(formats=["%Y-%m-%d"], help="To this day (UTC, included).", show_default=False),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many (the newest).")] = 100,
+    limit: Annotated[
+        int, typer.Option(help="At most this many (the newest).", callback=id_in_range)
+    ] = 100,
     as_json: JsonFlag = False,
 ) -> None:
     """Show audit events (oldest first of the newest --limit) matching every filter given.

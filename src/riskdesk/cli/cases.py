@@ -10,7 +10,15 @@ from rich.table import Table
 
 from riskdesk.app import cases as uc
 from riskdesk.app.cases import CaseStatus
-from riskdesk.cli._common import JsonFlag, actor_of, console, deps_of, print_json, user_errors
+from riskdesk.cli._common import (
+    JsonFlag,
+    actor_of,
+    console,
+    deps_of,
+    id_in_range,
+    print_json,
+    user_errors,
+)
 
 cases_app = typer.Typer(no_args_is_help=True, help="Cases a person must look at and close.")
 
@@ -59,7 +67,7 @@ def cases_list(
 @cases_app.command("close")
 def cases_close(
     ctx: typer.Context,
-    case_id: Annotated[int, typer.Argument(help="The open case.")],
+    case_id: Annotated[int, typer.Argument(help="The open case.", callback=id_in_range)],
     by: Annotated[str, typer.Option(help="Who closes it (recorded in the audit trail).")],
     resolution: Annotated[str, typer.Option(help="What was decided.")],
 ) -> None:

@@ -15,10 +15,12 @@ from riskdesk.cli._common import (
     actor_of,
     console,
     deps_of,
+    error_line,
     money,
     print_json,
     user_errors,
 )
+from riskdesk.errors import EXIT_CODES
 
 invoices_app = typer.Typer(no_args_is_help=True, help="Invoices: disputes and their outcome.")
 
@@ -75,12 +77,19 @@ def invoices_resolve_dispute(
     upheld: Annotated[
         bool,
         typer.Option(
-            "--upheld/--rejected",
-            help="Upheld: the customer is right, what is open is credited. Rejected: the "
-            "invoice stands and is back in collections.",
+            "--upheld",
+            help="The customer is right: what is open is credited.",
             show_default=False,
         ),
-    ],
+    ] = False,
+    rejected: Annotated[
+        bool,
+        typer.Option(
+            "--rejected",
+            help="The invoice stands and is back in collections (give exactly one of the two).",
+            show_default=False,
+        ),
+    ] = False,
     note: Annotated[str | None, typer.Option(help="What was decided, and why.")] = None,
     execute: ExecuteOption = True,
     policy: PolicyOption = None,
@@ -93,6 +102,13 @@ def invoices_resolve_dispute(
 
     Example: [bold]riskdesk invoices resolve-dispute INV-7001 --rejected --note "usage ok"[/bold]
     """
+    if upheld == rejected:  # both, or neither: which outcome is meant is not said
+        error_line(
+            "give exactly one of --upheld or --rejected, not both"
+            if upheld
+            else "give the outcome: --upheld or --rejected"
+        )
+        raise typer.Exit(EXIT_CODES["invalid"])
     outcome = DisputeOutcome.UPHELD if upheld else DisputeOutcome.REJECTED
     with user_errors(_followup.hint):
         result = uc.resolve_dispute(

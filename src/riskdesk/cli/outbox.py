@@ -9,7 +9,15 @@ from rich.table import Table
 
 from riskdesk.app import outbox as uc
 from riskdesk.app.outbox import ActionStatus
-from riskdesk.cli._common import JsonFlag, actor_of, console, deps_of, print_json, user_errors
+from riskdesk.cli._common import (
+    JsonFlag,
+    actor_of,
+    console,
+    deps_of,
+    id_in_range,
+    print_json,
+    user_errors,
+)
 
 outbox_app = typer.Typer(no_args_is_help=True, help="Actions decided and waiting to be done.")
 
@@ -24,7 +32,7 @@ def outbox_list(
     status: Annotated[
         ActionStatus | None, typer.Option(help="Only actions in this status.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.", min=1)] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many rows.", callback=id_in_range)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
     """List outbox actions (newest first); one in progress shows when its lease expires.
@@ -59,7 +67,9 @@ def outbox_list(
 @outbox_app.command("approve")
 def outbox_approve(
     ctx: typer.Context,
-    action_id: Annotated[int, typer.Argument(help="The action waiting for approval.")],
+    action_id: Annotated[
+        int, typer.Argument(help="The action waiting for approval.", callback=id_in_range)
+    ],
     by: Annotated[str, typer.Option(help="Who approves (recorded in the audit trail).")],
 ) -> None:
     """Approve an action that waits for a person (e.g. suspending a large account).
@@ -74,7 +84,9 @@ def outbox_approve(
 @outbox_app.command("cancel")
 def outbox_cancel(
     ctx: typer.Context,
-    action_id: Annotated[int, typer.Argument(help="A pending or held action.")],
+    action_id: Annotated[
+        int, typer.Argument(help="A pending or held action.", callback=id_in_range)
+    ],
     by: Annotated[str, typer.Option(help="Who cancels (recorded in the audit trail).")],
     reason: Annotated[str, typer.Option(help="Why it must not be carried out.")],
 ) -> None:
@@ -93,7 +105,7 @@ def outbox_cancel(
 @outbox_app.command("retry")
 def outbox_retry(
     ctx: typer.Context,
-    action_id: Annotated[int, typer.Argument(help="A failed action.")],
+    action_id: Annotated[int, typer.Argument(help="A failed action.", callback=id_in_range)],
     by: Annotated[str, typer.Option(help="Who retries it (recorded in the audit trail).")],
     reason: Annotated[str, typer.Option(help="Why it is tried again (recorded too).")],
 ) -> None:

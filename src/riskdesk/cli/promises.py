@@ -19,6 +19,7 @@ from riskdesk.cli._common import (
     console,
     day_in_range,
     deps_of,
+    id_in_range,
     money,
     print_json,
     user_errors,
@@ -142,7 +143,9 @@ def promises_list(
 @promises_app.command("cancel")
 def promises_cancel(
     ctx: typer.Context,
-    promise_id: Annotated[int, typer.Argument(help="The active promise's id.")],
+    promise_id: Annotated[
+        int, typer.Argument(help="The active promise's id.", callback=id_in_range)
+    ],
     reason: Annotated[str | None, typer.Option(help="Why it is cancelled.")] = None,
     execute: ExecuteOption = True,
     policy: PolicyOption = None,

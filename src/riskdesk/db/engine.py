@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,70 @@ def _refuse_nul(engine: Engine) -> None:
             ) from None
 
 
+class UnstorableValueError(InvalidInputError):
+    """A value the database cannot hold: text longer than its column, a number out of range.
+
+    The last resort: the use cases check what they are given first (`riskdesk.app.limits`)."""
+
+
+_VARCHAR = re.compile(r"character varying\((\d+)\)")
+_FROM = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|FROM)\s+\"?(\w+)", re.IGNORECASE)
+_COLUMNS = re.compile(r"^\s*INSERT\s+INTO\s+\"?\w+\"?\s*\(([^)]*)\)\s*VALUES", re.I)
+_INT_RANGE = re.compile(r"\b(?:bigint|integer|smallint) out of range")
+_LARGEST = 2**63 - 1
+
+
+def _field_of(statement: str | None, parameters: Any, bad: Callable[[Any], bool]) -> str:
+    """`table.column (value)` of the first parameter `bad` picks, as far as it is known."""
+    found = _FROM.search(statement or "")
+    table = found.group(1) if found else "a table"
+    listed = _COLUMNS.search(statement or "")  # positional (SQLite): the INSERT's columns
+    names = [c.strip().strip('"') for c in listed.group(1).split(",")] if listed else []
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        items = row.items() if isinstance(row, dict) else enumerate(row or ())
+        for key, value in items:
+            if bad(value):
+                shown = f"{value[:40]!r}..." if isinstance(value, str) else str(value)
+                if isinstance(key, int):
+                    key = names[key] if key < len(names) else None
+                column = re.sub(r"_m?\d+$", "", key) if isinstance(key, str) else None
+                return f"{table}.{column} ({shown})" if column else f"{table} ({shown})"
+    return table
+
+
+def _refuse_unstorable(engine: Engine) -> None:
+    """Text too long for its column (PostgreSQL) and an integer beyond 64 bits (both
+    databases) are one error naming table and column, not a traceback; nothing is written."""
+
+    @event.listens_for(engine, "handle_error")
+    def _unstorable(context: ExceptionContext) -> None:
+        original = context.original_exception
+        text = str(original)
+        too_long = _VARCHAR.search(text) if "value too long" in text else None
+        if too_long is not None:
+            length = int(too_long.group(1))
+            where = _field_of(
+                context.statement,
+                context.parameters,
+                lambda v: isinstance(v, str) and len(v) > length,
+            )
+            raise UnstorableValueError(
+                f"a text value for {where} is longer than its database column holds "
+                f"(at most {length} characters); nothing was written"
+            ) from None
+        if "SQLite INTEGER" in text or _INT_RANGE.search(text):
+            where = _field_of(
+                context.statement,
+                context.parameters,
+                lambda v: isinstance(v, int) and not -_LARGEST - 1 <= v <= _LARGEST,
+            )
+            raise UnstorableValueError(
+                f"a number for {where} is out of the range the database holds "
+                "(a 64-bit integer); nothing was written"
+            ) from None
+
+
 def _refuse_read_only(parsed: URL, engine: Engine) -> None:
     """A write to a read-only SQLite database is one error naming it, wherever it happens."""
     where = parsed.render_as_string(hide_password=True)
@@ -109,10 +173,12 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         _refuse_read_only(parsed, engine)
+        _refuse_unstorable(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
         engine = create_engine(url, pool_pre_ping=True)
         _refuse_nul(engine)
+        _refuse_unstorable(engine)
         return engine
     raise ConfigError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
