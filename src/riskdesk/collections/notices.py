@@ -17,7 +17,7 @@ in a fixed number of queries for the whole run:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -26,7 +26,6 @@ from sqlalchemy import Connection, select
 from riskdesk.actions.outbox import OutboxRow
 from riskdesk.book.open_invoices import invoice_balances
 from riskdesk.collections.plan import NON_PAYMENT, NOTIFY, REACTIVATE, REINSTATEMENT, SUSPEND
-from riskdesk.collections.reading import subscriptions_in_scope
 from riskdesk.db.models import Subscription, SubscriptionSuspension
 from riskdesk.notify.content import (
     NoticeContent,
@@ -38,9 +37,14 @@ from riskdesk.notify.content import (
 _CHUNK = 5000
 
 
-def with_notice_content(connection: Connection, rows: Sequence[OutboxRow]) -> list[OutboxRow]:
+def with_notice_content(
+    connection: Connection,
+    rows: Sequence[OutboxRow],
+    live: Mapping[int, Sequence[tuple[int, str, str]]],
+) -> list[OutboxRow]:
     """`rows` with each notice's content in its payload (reinstatement notices that would
-    give nothing back dropped); other rows unchanged, in the same order."""
+    give nothing back dropped); other rows unchanged, in the same order. `live`: the live
+    subscriptions (id, kind, offer) of every customer with suspensions planned."""
     notices = [r for r in rows if r.kind == NOTIFY]
     if not notices:
         return list(rows)
@@ -49,21 +53,17 @@ def with_notice_content(connection: Connection, rows: Sequence[OutboxRow]) -> li
         if row.kind in (SUSPEND, REACTIVATE) and row.subscription_id is not None:
             by_transition[row.payload.get("transition") or ""].append(row)
     invoices = _invoices_by_day(connection, notices)
-    # Whether a suspension notice's subscriptions are all of them: only customers whose
-    # notices share a transition with suspensions need their live subscriptions read.
-    suspending = {
-        n.customer_id
-        for n in notices
-        if any(r.kind == SUSPEND for r in by_transition.get(n.payload.get("transition") or "", ()))
-    }
-    live = subscriptions_in_scope(connection, suspending)
-    named = [
-        r.subscription_id
+    related = [
+        r
         for t in {n.payload.get("transition") or "" for n in notices}
         for r in by_transition.get(t, ())
         if r.subscription_id is not None
     ]
-    names, reasons = _subscription_names_and_reasons(connection, named)
+    names, reasons = _subscription_names_and_reasons(
+        connection,
+        [r.subscription_id for r in related if r.subscription_id is not None],
+        [r.subscription_id for r in related if r.kind == REACTIVATE and r.subscription_id],
+    )
     out: list[OutboxRow] = []
     for row in rows:
         if row.kind != NOTIFY:
@@ -123,9 +123,10 @@ def _invoices_by_day(connection: Connection, notices: Sequence[OutboxRow]) -> di
 
 
 def _subscription_names_and_reasons(
-    connection: Connection, subscription_ids: Sequence[int]
+    connection: Connection, subscription_ids: Sequence[int], reactivated: Sequence[int]
 ) -> tuple[dict[int, tuple[str, str]], dict[int, set[str]]]:
-    """(provider id, offer name) and the suspension reasons of each subscription."""
+    """(provider id, offer name) of each subscription, and the suspension reasons of those
+    to be reactivated (whether a reinstatement gives them back)."""
     ids = sorted(set(subscription_ids))
     names: dict[int, tuple[str, str]] = {}
     reasons: dict[int, set[str]] = defaultdict(set)
@@ -137,6 +138,9 @@ def _subscription_names_and_reasons(
             ).where(Subscription.id.in_(chunk))
         ):
             names[sid] = (pid, name)
+    back = sorted(set(reactivated))
+    for start in range(0, len(back), _CHUNK):
+        chunk = back[start : start + _CHUNK]
         for sid, reason in connection.execute(
             select(SubscriptionSuspension.subscription_id, SubscriptionSuspension.reason).where(
                 SubscriptionSuspension.subscription_id.in_(chunk)

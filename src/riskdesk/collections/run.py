@@ -33,6 +33,7 @@ from riskdesk.collections.reading import UnknownStageError, evaluate, recorded_t
 from riskdesk.collections.stale import cancel_superseded
 from riskdesk.collections.writes import (
     AWAITING_APPROVAL,
+    live_subscriptions,
     outbox_rows,
     record_policy,
     record_states,
@@ -123,7 +124,10 @@ def run_collections(
                 stage = d.previous_stage if id(d) in withheld else d.stage
                 if stage is not None:
                     report.by_stage[stage] = report.by_stage.get(stage, 0) + 1
-            rows = with_notice_content(connection, outbox_rows(connection, plan.actions))
+            live = live_subscriptions(connection, plan.actions)
+            rows = with_notice_content(
+                connection, outbox_rows(connection, plan.actions, live), live
+            )
             report.awaiting_approval = sum(r.status == AWAITING_APPROVAL for r in rows)
             report.approval_reason = _approval_summary(plan)
             if dry_run:

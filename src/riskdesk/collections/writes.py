@@ -43,15 +43,20 @@ _PENDING = ActionStatus.PENDING.value
 AWAITING_APPROVAL = ActionStatus.AWAITING_APPROVAL.value
 
 
-def outbox_rows(connection: Connection, actions: Sequence[PlannedAction]) -> list[OutboxRow]:
+def outbox_rows(
+    connection: Connection,
+    actions: Sequence[PlannedAction],
+    subscriptions: dict[int, list[tuple[int, str, str]]] | None = None,
+) -> list[OutboxRow]:
     """The planned actions as outbox rows; suspensions and reactivations, one per subscription.
 
     A reactivation is planned for every subscription in its scope: the executor lifts only
     the `non_payment` reason and reactivates only where no other reason remains.
+    `subscriptions`: the live subscriptions of the customers concerned, when the caller has
+    read them already (`live_subscriptions`).
     """
-    subscriptions = subscriptions_in_scope(
-        connection, {a.customer_id for a in actions if a.kind in PER_SUBSCRIPTION}
-    )
+    if subscriptions is None:
+        subscriptions = live_subscriptions(connection, actions)
     rows: list[OutboxRow] = []
     append = rows.append
     for action in actions:
@@ -76,6 +81,16 @@ def outbox_rows(connection: Connection, actions: Sequence[PlannedAction]) -> lis
                     )
                 )
     return rows
+
+
+def live_subscriptions(
+    connection: Connection, actions: Sequence[PlannedAction]
+) -> dict[int, list[tuple[int, str, str]]]:
+    """(id, kind, offer id) of the live subscriptions of the customers whose suspensions or
+    reactivations are planned: what `outbox_rows` expands and the notices name."""
+    return subscriptions_in_scope(
+        connection, {a.customer_id for a in actions if a.kind in PER_SUBSCRIPTION}
+    )
 
 
 def record_policy(session: Session, policy: Policy, moment: datetime) -> None:
