@@ -92,11 +92,30 @@ def engine(database_url, _migrated_sqlite_file):
     engine.dispose()
 
 
+#: Test modules that run whole commands (the CLI in process over a demo book, real kills,
+#: real HTTP receivers with timeouts, fuzzing): `slow`, so `make test-fast` stays an
+#: edit-test loop of the domain and SQLite tests. `make test` runs them all.
+SLOW_MODULES = (
+    "test_cli",
+    "test_fuzz_",
+    "test_collections_as_of",
+    "test_executor_kill",
+    "test_payment_kill",
+    "test_crash_matrix",
+    "test_webhooks",
+    "test_sandbox_state",
+    "test_policy_limits",
+)
+
+
 def pytest_collection_modifyitems(items):
-    """Every PostgreSQL variant carries the `postgres` marker (`make test-fast` leaves them out)."""
+    """Every PostgreSQL variant carries the `postgres` marker, and every test of the modules
+    in `SLOW_MODULES` the `slow` one (`make test-fast` leaves both out)."""
     for item in items:
         if "[postgresql" in item.nodeid:
             item.add_marker(pytest.mark.postgres)
+        if item.path.name.startswith(SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -17,7 +17,10 @@ ESCAPES = "Evil\x1b]0;pwned\x07\x1b[31mRED\x1b[0m Co"
 
 
 def invoke(database_url: str, *args: str):
-    return runner.invoke(app, ["--database-url", database_url, *args], catch_exceptions=False)
+    # Wide enough that no name wraps in a table cell, whatever terminal the tests run in.
+    return runner.invoke(
+        app, ["--database-url", database_url, *args], catch_exceptions=False, env={"COLUMNS": "250"}
+    )
 
 
 @pytest.fixture
