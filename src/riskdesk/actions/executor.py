@@ -66,7 +66,7 @@ from sqlalchemy.orm import Session
 from riskdesk import audit
 from riskdesk.actions.awaiting import waiting_for
 from riskdesk.actions.effects import ActionBusyError, Context, Effect, message_id
-from riskdesk.actions.outbox import audit_action, decision_facts
+from riskdesk.actions.outbox import audit_outcome
 from riskdesk.actions.recovery import Holder, recover_abandoned
 from riskdesk.actions.registry import Registry
 from riskdesk.crashpoints import crashpoint
@@ -322,19 +322,7 @@ class Executor:
         return Outcome(snapshot.id, snapshot.kind, "deferred", "waits for an earlier action")
 
     def _audit(self, session: Session, action: OutboxAction, what: str, **data: Any) -> None:
-        payload = action.payload or {}
-        audit_action(
-            session,
-            action,
-            self.actor,
-            what,
-            attempts=action.attempts,
-            policy_version=payload.get("policy_version"),
-            stage=payload.get("stage"),
-            reason=payload.get("reason"),
-            facts=decision_facts(session, action),
-            **data,
-        )
+        audit_outcome(session, action, self.actor, what, **data)
 
     def _record_done(self, snapshot: OutboxAction, attempt: int, effect: Effect) -> Outcome:
         with self._recording() as session:

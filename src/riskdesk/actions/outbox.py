@@ -246,6 +246,24 @@ def audit_action(session: Session, action: OutboxAction, by: str, what: str, **d
     )
 
 
+def audit_outcome(session: Session, action: OutboxAction, by: str, what: str, **data: Any) -> None:
+    """Audit what the executor (or its recovery) did with an action, with the decision behind
+    it: attempts, the payload's policy version, stage and reason, and the triggering facts."""
+    payload = action.payload or {}
+    audit_action(
+        session,
+        action,
+        by,
+        what,
+        attempts=action.attempts,
+        policy_version=payload.get("policy_version"),
+        stage=payload.get("stage"),
+        reason=payload.get("reason"),
+        facts=decision_facts(session, action),
+        **data,
+    )
+
+
 def approve(
     session: Session, action_id: int, by: str, *, now: datetime | None = None
 ) -> OutboxAction:

@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, literal_column, select
-from sqlalchemy.orm import Session
 
 from riskdesk import audit
-from riskdesk.actions.outbox import audit_action, decision_facts
+from riskdesk.actions.outbox import audit_outcome
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import ActionStatus, OutboxAction
 
@@ -171,7 +170,7 @@ def recover_abandoned(
                     "the mail server; check the mail log for its Message-ID, then approve "
                     "to resend it (same Message-ID) or cancel it if it was delivered"
                 )
-                _audit_recovery(session, action, actor, "uncertain", **holder, **extra)
+                audit_outcome(session, action, actor, "uncertain", **holder, **extra)
                 held += 1
                 continue
             if action.attempts >= max_attempts:
@@ -180,7 +179,7 @@ def recover_abandoned(
                     f"gave up after {action.attempts} attempts (executor stopped during the "
                     "last one)"
                 )
-                _audit_recovery(
+                audit_outcome(
                     session, action, actor, "failed", error=action.last_error, **holder, **extra
                 )
             else:
@@ -191,7 +190,7 @@ def recover_abandoned(
                     if why.startswith("its executor")
                     else f"recovered: the executor stopped before recording a result ({why})"
                 )
-                _audit_recovery(
+                audit_outcome(
                     session,
                     action,
                     actor,
@@ -202,21 +201,3 @@ def recover_abandoned(
                 )
             recovered += 1
     return recovered, held
-
-
-def _audit_recovery(
-    session: Session, action: OutboxAction, actor: str, what: str, **data: Any
-) -> None:
-    payload = action.payload or {}
-    audit_action(
-        session,
-        action,
-        actor,
-        what,
-        attempts=action.attempts,
-        policy_version=payload.get("policy_version"),
-        stage=payload.get("stage"),
-        reason=payload.get("reason"),
-        facts=decision_facts(session, action),
-        **data,
-    )
