@@ -28,17 +28,14 @@ each fork is its own process with its own pid and start time, as a fresh `riskde
 from __future__ import annotations
 
 import json
-import mailbox
 import os
-import re
 import shutil
 import subprocess
 import sys
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +44,13 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from conftest import POSTGRES_URL, REQUIRE_POSTGRES, _postgres_url_with_schema
+from crash_snapshot import (
+    _status,
+    book_snapshot,
+    differences,
+    mail_snapshot,
+    provider_snapshot,
+)
 from riskdesk.app.clock import FixedClock
 from riskdesk.cli import app
 from riskdesk.cli._common import Overrides
@@ -54,7 +58,6 @@ from riskdesk.crashpoints import ENV, KILLED
 from riskdesk.db.engine import make_engine, migrate, session_scope
 from riskdesk.db.models import Base as ModelBase
 from riskdesk.db.models import CollectionState, Customer
-from riskdesk.db.types import UTCDateTime
 from riskdesk.imports.samples import write_pc_usage_csv
 from riskdesk.providers.sandbox import SandboxState, start_sandbox
 from riskdesk.providers.settings import SANDBOX_DEFAULT_TOKEN
@@ -63,9 +66,6 @@ pytestmark = pytest.mark.slow
 
 DAY = "2026-06-15"
 STANDARD = Path(__file__).parents[1] / "src" / "riskdesk" / "policies" / "standard.yaml"
-# Not compared: how an action was recovered, and the record of each invocation (a command run
-# again after a kill that came after its commit records one more run or sync).
-NOT_COMPARED_EVENTS = {"action.recovered", "action.uncertain", "collections.run", "sync.completed"}
 
 ZYGOTE = r"""
 import json, os, sys
@@ -339,10 +339,6 @@ def _changed_at_the_provider(state: SandboxState) -> None:
     assert changed == 2
 
 
-def _status(sub: Any) -> str:
-    return str(getattr(sub.status, "value", sub.status))
-
-
 COLLECTIONS = Scenario("collections", "b0")
 PAYMENT = Scenario("payment", "b1")
 IMPORT_USAGE = Scenario("import-usage", "b1")
@@ -374,94 +370,6 @@ CELLS = [
 
 
 # ---------------------------------------------------------------------------- the snapshot
-
-
-def _natural_keys(connection) -> dict[str, dict[Any, Any]]:
-    """Surrogate ids of the rows foreign keys point at -> what names them."""
-    keys = {
-        "customers": "provider_customer_id",
-        "subscriptions": "provider_subscription_id",
-        "invoices": "number",
-        "payments": "reference",
-    }
-    return {
-        table: dict(connection.execute(text(f"SELECT id, {column} FROM {table}")).all())
-        for table, column in keys.items()
-    }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True, default=str)
-    if isinstance(value, list):
-        return json.dumps(value, default=str)
-    if isinstance(value, Decimal | date | datetime):
-        return str(value)
-    return value
-
-
-def book_snapshot(url: str) -> dict[str, Any]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            names = _natural_keys(connection)
-            tables: dict[str, Any] = {}
-            for table in ModelBase.metadata.sorted_tables:
-                if table.name == "audit_events":
-                    events = Counter(connection.execute(select(table.c.action)).scalars())
-                    tables[table.name] = Counter(
-                        {k: v for k, v in events.items() if k not in NOT_COMPARED_EVENTS}
-                    )
-                    continue
-                if table.name == "outbox_actions":
-                    tables[table.name] = sorted(
-                        connection.execute(
-                            select(table.c.idempotency_key, table.c.kind, table.c.status)
-                        ).all()
-                    )
-                    continue
-                columns = [
-                    c
-                    for c in table.columns
-                    if c.name != "id"
-                    and not isinstance(c.type, UTCDateTime)
-                    and not (table.name == "pending_reevaluations" and c.name == "cause")
-                ]
-                rows = []
-                for row in connection.execute(select(*columns)):
-                    shown = []
-                    for column, value in zip(columns, row, strict=True):
-                        target = next(iter(column.foreign_keys), None)
-                        if target is not None and target.column.table.name in names:
-                            value = names[target.column.table.name].get(value, value)
-                        if table.name == "subscription_suspensions" and column.name == "note":
-                            # names the action by id; PostgreSQL skips the sequence values a
-                            # killed transaction took, so the ids differ, not the actions
-                            value = re.sub(r"outbox action \d+", "outbox action #", value or "")
-                        if table.name == "import_runs" and column.name == "file_name":
-                            value = Path(value).name  # a temporary directory per command
-                        if table.name == "sync_state" and row.stream == "last_sync":
-                            value = "(the last invocation's report)"
-                        shown.append(_plain(value))
-                    rows.append(tuple(shown))
-                tables[table.name] = sorted(rows, key=repr)
-            return tables
-    finally:
-        engine.dispose()
-
-
-def provider_snapshot(state: SandboxState) -> dict[tuple[str, str], tuple[str, Any]]:
-    return {
-        (tenant, sub_id): (_status(sub), sub.quantity)
-        for tenant, subs in state.subscriptions.items()
-        for sub_id, sub in subs.items()
-    }
-
-
-def mail_snapshot(maildir: Path) -> Counter:
-    if not maildir.exists():
-        return Counter()
-    return Counter(m["Message-ID"] for m in mailbox.Maildir(maildir, create=False))
 
 
 @dataclass
@@ -514,20 +422,6 @@ def play(
     return snapshot
 
 
-def _differences(got: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
-    """Per table that differs: (only after the kill, only in the reference)."""
-    shown = {}
-    for table in sorted(set(got) | set(expected)):
-        a, b = got.get(table), expected.get(table)
-        if a != b:
-            if isinstance(a, Counter) and isinstance(b, Counter):
-                shown[table] = (a - b, b - a)
-            else:
-                sa, sb = set(a or ()), set(b or ())
-                shown[table] = (sorted(sa - sb, key=repr)[:5], sorted(sb - sa, key=repr)[:5])
-    return shown
-
-
 _references: dict[tuple[str, str], Outcome] = {}
 
 
@@ -569,7 +463,7 @@ def test_killed_at_a_step_then_run_again_ends_as_a_run_never_killed(
     assert got.provider == expected.provider
     assert all(n == 1 for n in got.mail.values()), got.mail  # no e-mail twice
     if held is None:
-        assert got.book == expected.book, _differences(got.book, expected.book)
+        assert got.book == expected.book, differences(got.book, expected.book)
         assert got.mail == expected.mail
         return
 
