@@ -80,7 +80,7 @@ def test_an_amount_beyond_a_decimal_is_one_line(book, amount):
     assert _payments(book) == 0
 
 
-@pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "2101-01-01", "9999-12-31"])
+@pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "2100-01-01", "9999-12-31"])
 @pytest.mark.parametrize(
     "command", [("aging",), ("customers", "list"), ("collections", "run", "--dry-run")]
 )
@@ -90,7 +90,7 @@ def test_as_of_outside_the_documented_days_is_refused(tmp_path, command, day):
     result = invoke(url, *command, "--as-of", day)
     assert result.exit_code == EXIT_CODES["invalid"]
     assert "Traceback" not in result.output
-    assert "outside the days riskdesk accepts (2000-01-01 to 2100-12-31)" in " ".join(
+    assert "outside the days riskdesk accepts (2000-01-01 to 2099-12-31)" in " ".join(
         result.stderr.replace("│", " ").split()
     )
 
@@ -109,7 +109,7 @@ def test_a_payment_or_promise_day_outside_the_range_is_refused(book, args):
     assert _payments(book) == 0
 
 
-@pytest.mark.parametrize("day", ["2000-01-01", "2100-12-31"])
+@pytest.mark.parametrize("day", ["2000-01-01", "2099-12-31"])
 def test_as_of_at_the_ends_of_the_range_works(tmp_path, day):
     url = f"sqlite:///{tmp_path / 'book.db'}"
     assert invoke(url, "init").exit_code == 0

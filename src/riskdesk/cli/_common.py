@@ -25,6 +25,7 @@ from riskdesk.app.deps import Deps
 from riskdesk.app.limits import check_actor
 from riskdesk.book.customers import LARGEST_ID
 from riskdesk.errors import EXIT_CODES, RiskdeskError
+from riskdesk.imports.dates import EARLIEST, LATEST
 from riskdesk.money import Money
 
 #: C0 and C1 control characters (tab and newline aside): a name from a file or the provider
@@ -192,9 +193,10 @@ def stage_reporter(progress: Progress | None) -> Callable[[str, int, int], None]
     return report
 
 
-#: The days a command may compute as of (`--as-of`): the book's dates, with room either side.
-FIRST_DAY = date(2000, 1, 1)
-LAST_DAY = date(2100, 12, 31)
+#: The days a command takes (`--as-of`, `--received-on`, `--by-date`): the same range as every
+#: imported day (`riskdesk.imports.dates`), so a day typed and a day imported are one rule.
+FIRST_DAY = EARLIEST
+LAST_DAY = LATEST
 
 
 def day_in_range(value: datetime | None) -> datetime | None:
@@ -212,7 +214,7 @@ AsOf = Annotated[
         "--as-of",
         formats=["%Y-%m-%d"],
         callback=day_in_range,
-        help="Compute as of this day (default today; 2000-01-01 to 2100-12-31).",
+        help="Compute as of this day (default today; 2000-01-01 to 2099-12-31).",
     ),
 ]
 
