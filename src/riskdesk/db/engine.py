@@ -108,6 +108,15 @@ def _field_of(statement: str | None, parameters: Any, bad: Callable[[Any], bool]
     return table
 
 
+def _any_parameter(parameters: Any, bad: Callable[[Any], bool]) -> bool:
+    rows = parameters if isinstance(parameters, list) else [parameters]
+    for row in rows:
+        values = row.values() if isinstance(row, dict) else (row or ())
+        if any(bad(value) for value in values):
+            return True
+    return False
+
+
 def _refuse_unstorable(engine: Engine) -> None:
     """Text too long for its column (PostgreSQL) and an integer beyond 64 bits (both
     databases) are one error naming table and column, not a traceback; nothing is written."""
@@ -129,11 +138,15 @@ def _refuse_unstorable(engine: Engine) -> None:
                 f"(at most {length} characters); nothing was written"
             ) from None
         if "SQLite INTEGER" in text or _INT_RANGE.search(text):
-            where = _field_of(
-                context.statement,
-                context.parameters,
-                lambda v: isinstance(v, int) and not -_LARGEST - 1 <= v <= _LARGEST,
-            )
+
+            def beyond(v: Any) -> bool:
+                return isinstance(v, int) and not -_LARGEST - 1 <= v <= _LARGEST
+
+            if "SQLite INTEGER" not in text and not _any_parameter(context.parameters, beyond):
+                # Computed, not given (a sum cast back to BIGINT): the statement's own
+                # overflow, which `book._sql.exact_sums` answers with split sums.
+                return
+            where = _field_of(context.statement, context.parameters, beyond)
             raise UnstorableValueError(
                 f"a number for {where} is out of the range the database holds "
                 "(a 64-bit integer); nothing was written"
