@@ -63,6 +63,20 @@ def _decode_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
+def _insert_allocations(bind: Bind, rows: list[dict[str, Any]]) -> int:
+    """Insert allocation rows (payment_id, invoice_id, applied_on, amount_micros); how many."""
+    if rows:
+        bind.execute(
+            query(
+                "INSERT INTO payment_allocations"
+                " (payment_id, invoice_id, applied_on, amount_micros)"
+                " VALUES (:payment_id, :invoice_id, :applied_on, :amount_micros)"
+            ),
+            rows,
+        )
+    return len(rows)
+
+
 def _named_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
     """Apply payments that name invoices to those invoices first; returns rows created."""
     if dialect_name(bind) == "postgresql":
@@ -136,16 +150,7 @@ def _named_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
                     "amount_micros": amount,
                 }
             )
-    if new:
-        bind.execute(
-            query(
-                "INSERT INTO payment_allocations"
-                " (payment_id, invoice_id, applied_on, amount_micros)"
-                " VALUES (:payment_id, :invoice_id, :applied_on, :amount_micros)"
-            ),
-            new,
-        )
-    return len(new)
+    return _insert_allocations(bind, new)
 
 
 def _fifo_pass(bind: Bind, customer_ids: Sequence[int] | None) -> int:
@@ -265,16 +270,7 @@ def _fifo_merge(bind: Bind, customer_ids: Sequence[int]) -> int:
             head[2] -= amount
             if head[2] == 0:
                 queue.pop(0)
-    if new:
-        bind.execute(
-            query(
-                "INSERT INTO payment_allocations"
-                " (payment_id, invoice_id, applied_on, amount_micros)"
-                " VALUES (:payment_id, :invoice_id, :applied_on, :amount_micros)"
-            ),
-            new,
-        )
-    return len(new)
+    return _insert_allocations(bind, new)
 
 
 def _fifo_sql(bind: Bind, customer_ids: Sequence[int] | None, skip: Sequence[int]) -> int:
