@@ -9,13 +9,18 @@ from pathlib import Path
 from riskdesk.app.deps import Deps
 from riskdesk.app.limits import check_fits
 from riskdesk.app.outbox import ExecutionTotals, execute_due
-from riskdesk.app.reevaluate import Reevaluation, owe_reevaluation, reevaluate, settle_pending
+from riskdesk.app.reevaluate import (
+    Reevaluation,
+    judge_now,
+    owe_reevaluation,
+    reevaluate,
+    settle_pending,
+)
 from riskdesk.book.customers import find_customer
 from riskdesk.book.payments import Reversal, check_payment
 from riskdesk.book.payments import record_payment as _record
 from riskdesk.book.payments import reverse_payment as _reverse
 from riskdesk.collections.evaluate import Decision
-from riskdesk.collections.run import run_collections
 from riskdesk.crashpoints import crashpoint
 from riskdesk.db.engine import session_scope
 from riskdesk.db.models import Payment
@@ -85,24 +90,23 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     engine = deps.engine()
     policy = deps.policy(request.policy)
     with session_scope(engine) as session:  # an unknown customer before the settings
-        find_customer(session, request.customer)
+        customer_id = find_customer(session, request.customer).id
     if request.execute:
         deps.check_effects()
     settle_pending(deps, policy, actor=actor)  # what a killed command left owed, first
     with session_scope(engine) as session:
-        found = find_customer(session, request.customer)
         payment = _record(
             session,
-            customer_id=found.id,
+            customer_id=customer_id,
             reference=request.reference,
             received_on=day,
             amount=money,
             applies_to=request.invoices,
             actor=actor,
         )
-        result = PaymentResult(payment.id, found.id, request.reference)
+        result = PaymentResult(payment.id, customer_id, request.reference)
         # Durable: should this command die after the commit, the next one judges the customer.
-        owe_reevaluation(session, found.id, cause=f"payment #{payment.id}", now=deps.now())
+        owe_reevaluation(session, customer_id, cause=f"payment #{payment.id}", now=deps.now())
         crashpoint("payment.before_commit")
     crashpoint("payment.after_commit")
     recorded = (
@@ -111,16 +115,7 @@ def record_payment(deps: Deps, request: PaymentRequest, *, actor: str) -> Paymen
     )
     step, later = "re-evaluating the customer", "the next collections run will re-evaluate it"
     try:
-        report = settle_pending(deps, policy, actor=actor, customer_ids=[result.customer_id])
-        if report is None:  # another command judged the customer meanwhile
-            report = run_collections(
-                engine,
-                policy,
-                as_of=today,
-                customer_ids=[result.customer_id],
-                actor=actor,
-                now=deps.now(),
-            )
+        report = judge_now(deps, policy, result.customer_id, actor=actor)
         result.transitions = list(report.transitions)
         result.actions_planned = report.enqueued
         if request.execute:

@@ -66,18 +66,7 @@ def reevaluate(
     result = Reevaluation()
     step, later = "re-evaluating the customer", "the next collections run will re-evaluate it"
     try:
-        # What the change owed (`owe_reevaluation`) is settled by this judgement; with nothing
-        # owed (another command judged the customer meanwhile) it is judged all the same.
-        report = settle_pending(deps, policy, actor=actor, customer_ids=[customer_id])
-        if report is None:
-            report = run_collections(
-                deps.engine(),
-                policy,
-                as_of=deps.today(),
-                customer_ids=[customer_id],
-                actor=actor,
-                now=deps.now(),
-            )
+        report = judge_now(deps, policy, customer_id, actor=actor)
         result.transitions = list(report.transitions)
         result.actions_planned = report.enqueued
         if execute:
@@ -86,6 +75,22 @@ def reevaluate(
     except RiskdeskError as exc:
         raise FollowUpFailedError(f"{recorded}, but {step} failed: {exc}; {later}") from None
     return result
+
+
+def judge_now(deps: Deps, policy: Policy, customer_id: int, *, actor: str) -> RunReport:
+    """Judge `customer_id` as of today, settling what its change owed (`owe_reevaluation`);
+    with nothing owed (another command judged it meanwhile) it is judged all the same."""
+    report = settle_pending(deps, policy, actor=actor, customer_ids=[customer_id])
+    if report is None:
+        report = run_collections(
+            deps.engine(),
+            policy,
+            as_of=deps.today(),
+            customer_ids=[customer_id],
+            actor=actor,
+            now=deps.now(),
+        )
+    return report
 
 
 def owe_reevaluation(session: Session, customer_id: int, *, cause: str, now: datetime) -> None:
