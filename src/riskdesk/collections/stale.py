@@ -109,5 +109,7 @@ def cancel_superseded(
                 )
                 .values(status=ActionStatus.CANCELLED.value, last_error=why, updated_at=moment)
                 .returning(OutboxAction.id)
+                # No outbox object is loaded in this session: nothing to bring up to date.
+                .execution_options(synchronize_session=False)
             ).all()
     return [described[i] for i in sorted(cancelled)]
