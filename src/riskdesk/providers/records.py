@@ -41,7 +41,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 # An amount: exact in Python, a JSON number on the wire (as Partner Center sends it).
@@ -465,6 +472,41 @@ class NewServiceRequest(WireModel):
     description: str
     severity: ServiceRequestSeverity
     support_topic_id: str
+
+
+# ---------------------------------------------------------------- spending budget
+
+
+class SpendingBudget(WireModel):
+    """A customer's usage spending budget (pages ``get-a-customer-s-usage-spending-budget``,
+    ``update-a-customer-s-usage-spending-budget``): GET / PATCH
+    ``/v1/customers/{customer-tenant-id}/usagebudget``.
+
+    The documented request body is PascalCase (``{"Amount": 100, "Attributes": {"ObjectType":
+    "SpendingBudget"}}``), the response camelCase with ``amount`` and ``usageSpendingBudget``;
+    keys are read case-insensitively here. No currency is given: the amount is in the
+    customer's billing currency. ``amount`` is None when no budget is set.
+    """
+
+    amount: WireDecimal | None = None
+    usage_spending_budget: WireDecimal | None = None
+    links: Links | None = None
+    attributes: ResourceAttributes | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_in_any_case(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = {wire_alias(cls, name).lower(): wire_alias(cls, name) for name in cls.model_fields}
+        known.update({name.lower(): name for name in cls.model_fields})
+        folded: dict[str, Any] = {}
+        for key, value in data.items():
+            name = known.get(str(key).lower(), key)
+            if name == "attributes" and isinstance(value, dict):
+                value = {k[:1].lower() + k[1:]: v for k, v in value.items()}
+            folded[name] = value
+        return folded
 
 
 # ---------------------------------------------------------------- error bodies
