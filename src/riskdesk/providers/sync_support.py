@@ -131,7 +131,7 @@ def apply_support(
     (requests the provider no longer knows) as dicts for `Difference`."""
     _apply_budgets(session, fetched.budgets, counts, now, actor)
     if fetched.topics is not None:
-        _apply_topics(session, fetched.topics, counts, now)
+        apply_topics(session, fetched.topics, counts, now)
     return _apply_requests(session, fetched, counts, cloud, now, actor)
 
 
@@ -168,7 +168,7 @@ def _apply_budgets(
             subject_id=customer.id,
             data={
                 "old": None if old is None else str(old.amount),
-                "new": None if amount is None else str(amount),
+                "new": None if amount is None else str(customer.usage_budget_money.amount),  # type: ignore[union-attr]
                 "currency": currency or (old.currency if old else customer.currency),
             },
         )
@@ -182,7 +182,7 @@ def _apply_budgets(
         )
 
 
-def _apply_topics(
+def apply_topics(
     session: Session, topics: list[SupportTopic], counts: SupportCounts, now: datetime
 ) -> None:
     kept = {t.topic_id: t for t in session.scalars(select(SupportTopicRecord))}
