@@ -216,7 +216,7 @@ class PartnerCenter(PartnerCenterHttp):
         call = f"update_fraud_events(subscription {subscription_id}, {status})"
         body = FraudEventStatusUpdate(
             event_ids=list(event_ids), event_status=status, resolved_reason=resolved_reason
-        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        ).to_documented()  # PascalCase, as update-fraud-events-status documents it
         response = self._request(
             call,
             "POST",

@@ -83,6 +83,27 @@ class ResourceAttributes(WireModel):
     etag: str | None = None
 
 
+
+class AnyCaseKeys(WireModel):
+    """A wire record whose keys are read in any case (the documentation writes request bodies
+    PascalCase, ``"Amount"``, and responses camelCase, ``"amount"``), its ``attributes`` too."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_in_any_case(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = {wire_alias(cls, name).lower(): wire_alias(cls, name) for name in cls.model_fields}
+        known.update({name.lower(): name for name in cls.model_fields})
+        folded: dict[str, Any] = {}
+        for key, value in data.items():
+            name = known.get(str(key).lower(), key)
+            if name == "attributes" and isinstance(value, dict):
+                value = {k[:1].lower() + k[1:]: v for k, v in value.items()}
+            folded[name] = value
+        return folded
+
+
 # ---------------------------------------------------------------- collection envelope
 
 
@@ -414,12 +435,18 @@ class FraudEvent(WireModel):
     additional_details: dict[str, Any] | None = None
 
 
-class FraudEventStatusUpdate(WireModel):
-    """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status``."""
+class FraudEventStatusUpdate(AnyCaseKeys):
+    """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status``, documented
+    PascalCase (``{"EventIds": [...], "EventStatus": "Resolved", "ResolvedReason": "Fraud"}``,
+    page ``update-fraud-events-status``): `to_documented()` writes it so."""
 
     event_ids: list[str] = Field(default_factory=list)
     event_status: FraudEventStatus
     resolved_reason: Literal["Fraud", "Ignore"] | None = None
+
+    def to_documented(self) -> dict[str, Any]:
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return {k[:1].upper() + k[1:]: v for k, v in body.items()}
 
 
 # ---------------------------------------------------------------- service requests
@@ -477,7 +504,7 @@ class NewServiceRequest(WireModel):
 # ---------------------------------------------------------------- spending budget
 
 
-class SpendingBudget(WireModel):
+class SpendingBudget(AnyCaseKeys):
     """A customer's usage spending budget (pages ``get-a-customer-s-usage-spending-budget``,
     ``update-a-customer-s-usage-spending-budget``): GET / PATCH
     ``/v1/customers/{customer-tenant-id}/usagebudget``.
@@ -493,20 +520,6 @@ class SpendingBudget(WireModel):
     links: Links | None = None
     attributes: ResourceAttributes | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _keys_in_any_case(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        known = {wire_alias(cls, name).lower(): wire_alias(cls, name) for name in cls.model_fields}
-        known.update({name.lower(): name for name in cls.model_fields})
-        folded: dict[str, Any] = {}
-        for key, value in data.items():
-            name = known.get(str(key).lower(), key)
-            if name == "attributes" and isinstance(value, dict):
-                value = {k[:1].lower() + k[1:]: v for k, v in value.items()}
-            folded[name] = value
-        return folded
 
 
 # ---------------------------------------------------------------- error bodies
