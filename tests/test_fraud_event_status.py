@@ -29,10 +29,13 @@ def test_the_client_sends_the_documented_pascal_case_body():
     state = sample_state(seed=3)
     subscription, event_id = _active(state)
     seen: list[httpx.Request] = []
-    with start_sandbox(state) as sandbox, httpx.Client(event_hooks={"request": [seen.append]}) as http:
+    with (
+        start_sandbox(state) as sandbox,
+        httpx.Client(event_hooks={"request": [seen.append]}) as http,
+    ):
         pc = PartnerCenter(StaticToken(sandbox.token), base_url=sandbox.base_url, client=http)
         updated = pc.update_fraud_events(subscription, [event_id], "Resolved", "Fraud")
-    # update-fraud-events-status: {"EventIds": [...], "EventStatus": "Resolved", "ResolvedReason": "Fraud"}
+    # update-fraud-events-status documents: EventIds, EventStatus, ResolvedReason
     assert json.loads(seen[-1].content) == {
         "EventIds": [event_id],
         "EventStatus": "Resolved",

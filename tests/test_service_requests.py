@@ -57,14 +57,18 @@ def test_a_request_is_opened_with_customer_and_evidence_and_followed_to_closed(
         assert (opened.status, opened.manual, opened.cloud) == ("open", False, "global")
         assert opened.support_topic_id == "32444685"  # the fraud topic, chosen by name
         at_provider = state.service_requests[opened.reference]
-        assert at_provider.description.startswith(f"Customer: {northwind.company_profile.company_name}")
+        assert at_provider.description.startswith(
+            f"Customer: {northwind.company_profile.company_name}"
+        )
         assert EVIDENCE in at_provider.description and at_provider.severity == "critical"
         # The same key opens nothing more.
         assert uc.open_service_request(deps, ask, actor="analyst:kim").id == opened.id
         assert len(state.service_requests) == 2
         # A person may not move it: its status is the provider's.
         with pytest.raises(ConflictError, match="followed by sync"):
-            uc.update_ticket(deps, opened.reference, actor="kim", status=ServiceRequestStatus.CLOSED)
+            uc.update_ticket(
+                deps, opened.reference, actor="kim", status=ServiceRequestStatus.CLOSED
+            )
         report = sync_book(engine, client(sandbox))
         assert (report.service_requests_followed, report.service_requests_changed) == (1, 0)
         _close_at_provider(state, opened.reference)
@@ -120,12 +124,28 @@ def test_on_21vianet_opening_is_refused_with_the_reason_and_a_hand_filed_ticket_
                 deps, ManualTicket(tenant, "CN-2026-000417", "Again", EVIDENCE), actor="li"
             )
         # The same lifecycle, moved by a person.
-        uc.update_ticket(deps, "CN-2026-000417", actor="li", status=ServiceRequestStatus.ATTENTION_NEEDED, note="21Vianet asks for VM names")
+        uc.update_ticket(
+            deps,
+            "CN-2026-000417",
+            actor="li",
+            status=ServiceRequestStatus.ATTENTION_NEEDED,
+            note="21Vianet asks for VM names",
+        )
         uc.update_ticket(deps, "CN-2026-000417", actor="li", note="sent the VM names")
         uc.update_ticket(deps, "CN-2026-000417", actor="li", status=ServiceRequestStatus.OPEN)
-        closed = uc.update_ticket(deps, "CN-2026-000417", actor="li", status=ServiceRequestStatus.CLOSED, note="subscription disabled by 21Vianet")
+        closed = uc.update_ticket(
+            deps,
+            "CN-2026-000417",
+            actor="li",
+            status=ServiceRequestStatus.CLOSED,
+            note="subscription disabled by 21Vianet",
+        )
         assert [e["status"] for e in closed.timeline] == [
-            "open", "attention_needed", "attention_needed", "open", "closed",
+            "open",
+            "attention_needed",
+            "attention_needed",
+            "open",
+            "closed",
         ]
         assert closed.closed_at is not None
         with pytest.raises(ConflictError, match="stays closed"):

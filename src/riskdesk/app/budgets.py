@@ -94,7 +94,9 @@ def set_budget(deps: Deps, customer: str, amount: str | None, *, actor: str) -> 
             subject_id=row.id,
             data={
                 "old": None if old is None else str(old.amount),
-                "new": None if answer.amount is None else str(Money(answer.amount, currency).amount),
+                "new": None
+                if answer.amount is None
+                else str(Money(answer.amount, currency).amount),
                 "currency": currency,
             },
         )

@@ -84,8 +84,7 @@ def set_fraud_event_status(
         unknown = [i for i in wanted if i not in events]
         if unknown:
             raise NotFoundError(
-                f"fraud events not listed for subscription {subscription_id}: "
-                + ", ".join(unknown)
+                f"fraud events not listed for subscription {subscription_id}: " + ", ".join(unknown)
             )
         chosen = [events[i] for i in wanted] if wanted else list(events.values())
         refused = [

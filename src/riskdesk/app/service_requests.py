@@ -124,9 +124,7 @@ def _check_text(title: str, evidence: str, severity: str) -> None:
     if not evidence.strip():
         raise InvalidInputError("a service request needs the evidence (its description)")
     if severity not in SEVERITIES:
-        raise InvalidInputError(
-            f"severity {severity!r}: expected one of {', '.join(SEVERITIES)}"
-        )
+        raise InvalidInputError(f"severity {severity!r}: expected one of {', '.join(SEVERITIES)}")
 
 
 def _by_key(session: Session, key: str | None) -> ServiceRequestRecord | None:
@@ -293,10 +291,19 @@ def update_ticket(
                 raise ConflictError(
                     f"service request {row.provider_reference} is {current.value}: it cannot "
                     f"become {status.value}"
-                    + (" (a closed request stays closed)" if current is ServiceRequestStatus.CLOSED else "")
+                    + (
+                        " (a closed request stays closed)"
+                        if current is ServiceRequestStatus.CLOSED
+                        else ""
+                    )
                 )
         new = status or current
-        entry = {"at": now.isoformat(), "status": new.value, "by": actor, "note": (note or "").strip()}
+        entry = {
+            "at": now.isoformat(),
+            "status": new.value,
+            "by": actor,
+            "note": (note or "").strip(),
+        }
         row.timeline = [*(row.timeline or []), entry]
         row.updated_at = now
         if new != current:
@@ -380,7 +387,9 @@ class TopicRow:
 def support_topics(deps: Deps, *, refresh: bool = False) -> list[TopicRow]:
     """The provider's support topics from the book's cache (`refresh`: read them first)."""
     with session_scope(deps.engine()) as session:
-        rows = list(session.scalars(select(SupportTopicRecord).order_by(SupportTopicRecord.topic_id)))
+        rows = list(
+            session.scalars(select(SupportTopicRecord).order_by(SupportTopicRecord.topic_id))
+        )
         cached = [TopicRow(r.topic_id, r.name, r.description) for r in rows]
     if not refresh:
         return cached
@@ -396,7 +405,9 @@ def _refresh_topics(deps: Deps, provider: Provider) -> list[SupportTopicRecord]:
     with session_scope(deps.engine()) as session:
         apply_topics(session, topics, SupportCounts(), deps.now())
         session.flush()
-        rows = list(session.scalars(select(SupportTopicRecord).order_by(SupportTopicRecord.topic_id)))
+        rows = list(
+            session.scalars(select(SupportTopicRecord).order_by(SupportTopicRecord.topic_id))
+        )
         session.expunge_all()
         return rows
 

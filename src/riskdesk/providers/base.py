@@ -32,9 +32,11 @@ SettableStatus = Literal["active", "suspended"]
 
 @runtime_checkable
 class Provider(Protocol):
-    #: "global" or "china" (the Partner Center operated by 21Vianet): what the cloud's
-    #: documentation lists decides what riskdesk calls (`riskdesk.providers.errors.offered`).
-    cloud: str
+    @property
+    def cloud(self) -> str:
+        """ "global" or "china" (the Partner Center operated by 21Vianet): what the cloud's
+        documentation lists decides what riskdesk calls (`riskdesk.providers.errors.offered`)."""
+        ...
 
     def list_customers(self) -> Iterator[Customer]: ...
 

@@ -303,7 +303,7 @@ class PartnerCenter(PartnerCenterHttp):
     def update_usage_budget(self, customer_id: str, amount: Decimal | None) -> SpendingBudget:
         call = f"update_usage_budget(customer {_short(customer_id)})"
         self._offers("usage_budget", call)
-        body = {"Amount": None if amount is None else _number(amount)}
+        body: dict[str, Any] = {"Amount": None if amount is None else _number(amount)}
         body["Attributes"] = {"ObjectType": "SpendingBudget"}
         response = self._request(
             call,

@@ -83,7 +83,6 @@ class ResourceAttributes(WireModel):
     etag: str | None = None
 
 
-
 class AnyCaseKeys(WireModel):
     """A wire record whose keys are read in any case (the documentation writes request bodies
     PascalCase, ``"Amount"``, and responses camelCase, ``"amount"``), its ``attributes`` too."""
@@ -97,7 +96,7 @@ class AnyCaseKeys(WireModel):
         known.update({name.lower(): name for name in cls.model_fields})
         folded: dict[str, Any] = {}
         for key, value in data.items():
-            name = known.get(str(key).lower(), key)
+            name = known.get(str(key).lower(), str(key))
             if name == "attributes" and isinstance(value, dict):
                 value = {k[:1].lower() + k[1:]: v for k, v in value.items()}
             folded[name] = value
@@ -519,7 +518,6 @@ class SpendingBudget(AnyCaseKeys):
     usage_spending_budget: WireDecimal | None = None
     links: Links | None = None
     attributes: ResourceAttributes | None = None
-
 
 
 # ---------------------------------------------------------------- error bodies

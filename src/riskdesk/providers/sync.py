@@ -8,8 +8,8 @@ Two phases, so a failing or malformed provider leaves the book untouched:
 2. **Write** in one transaction: new customers and subscriptions, changed profile fields and
    quantities (each audited), the provider's fraud events (new or changed status, audited),
    customers' usage spending budgets, the status of the open service requests riskdesk
-   opened, the support topics cache (`sync_support`), and the usage through the `pc-usage` importer (`import_into`), whose row identity makes a
-   re-sync add nothing.
+   opened, the support topics cache (`sync_support`), and the usage through the `pc-usage`
+   importer (`import_into`), whose row identity makes a re-sync add nothing.
 
 Differences a person must look at are reported and audited, never silently overwritten:
 a subscription whose status at the provider differs from the book's (suspended there, active
@@ -38,18 +38,18 @@ from riskdesk.crashpoints import crashpoint
 from riskdesk.db.models import Customer
 from riskdesk.imports import import_into
 from riskdesk.providers.base import Provider
-from riskdesk.providers.sync_support import (
-    SupportCounts,
-    apply_support,
-    fetch_support,
-    open_references,
-)
 from riskdesk.providers.sync_fetch import (
     USAGE_COLUMNS,
     Progress,
     Stages,
     fetch_listings,
     write_usage_csv,
+)
+from riskdesk.providers.sync_support import (
+    SupportCounts,
+    apply_support,
+    fetch_support,
+    open_references,
 )
 from riskdesk.providers.sync_write import (
     Difference,

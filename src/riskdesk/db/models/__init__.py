@@ -58,12 +58,12 @@ from riskdesk.db.models.provider import (  # noqa: F401
     ProviderFraudEvent,
     SyncState,
 )
+from riskdesk.db.models.rates import (  # noqa: F401
+    ExchangeRate,
+    RateText,
+)
 from riskdesk.db.models.support import (  # noqa: F401
     ServiceRequestRecord,
     ServiceRequestStatus,
     SupportTopicRecord,
-)
-from riskdesk.db.models.rates import (  # noqa: F401
-    ExchangeRate,
-    RateText,
 )

@@ -68,13 +68,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service_requests")),
         sa.UniqueConstraint("source_key", name=op.f("uq_service_requests_source_key")),
-        sa.UniqueConstraint(
-            "cloud", "provider_reference", name="uq_service_requests_reference"
-        ),
+        sa.UniqueConstraint("cloud", "provider_reference", name="uq_service_requests_reference"),
     )
-    op.create_index(
-        op.f("ix_service_requests_customer_id"), "service_requests", ["customer_id"]
-    )
+    op.create_index(op.f("ix_service_requests_customer_id"), "service_requests", ["customer_id"])
     op.create_index("ix_service_requests_status", "service_requests", ["status"])
     op.create_table(
         "support_topics",
