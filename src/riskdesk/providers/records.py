@@ -44,6 +44,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import (
     AliasChoices,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -472,12 +473,38 @@ class ServiceRequestNote(WireModel):
     text: str | None = None
 
 
+def _enum_by_number(names: tuple[str, ...]) -> Any:
+    """A documented enumeration that responses may send as its number (``"severity": 0``,
+    ``"status": 1`` in the example of ``get-all-service-requests-for-a-customer``) or in
+    another case (``AttentionNeeded``)."""
+
+    def read(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(names):
+            return names[value]
+        if isinstance(value, str):
+            folded = value.replace("_", "").lower()
+            for name in names:
+                if name.replace("_", "") == folded:
+                    return name
+        return value
+
+    return BeforeValidator(read)
+
+
 class ServiceRequest(WireModel):
     id: str | None = None
     title: str
     description: str | None = None
-    severity: ServiceRequestSeverity
-    status: ServiceRequestStatus | None = None
+    # The SDK's enumerations, in order: Unknown, Minimal, Moderate, Critical; None, Open,
+    # Closed, AttentionNeeded.
+    severity: Annotated[
+        ServiceRequestSeverity,
+        _enum_by_number(("unknown", "minimal", "moderate", "critical")),
+    ]
+    status: Annotated[
+        ServiceRequestStatus | None,
+        _enum_by_number(("none", "open", "closed", "attention_needed")),
+    ] = None
     support_topic_id: str | int | None = None
     support_topic_name: str | None = None
     primary_contact: ServiceRequestContact | None = None
