@@ -20,7 +20,7 @@ from riskdesk.money import Money
 from riskdesk.providers.auth import StaticToken
 from riskdesk.providers.errors import NotOfferedError
 from riskdesk.providers.partner_center import PartnerCenter
-from riskdesk.providers.sandbox import Faults, sample_state, start_sandbox
+from riskdesk.providers.sandbox import Faults, SandboxState, sample_state, start_sandbox
 from riskdesk.providers.sync import sync_book
 from sandbox_helpers import auth
 
@@ -131,3 +131,15 @@ def test_budgets_sync_through_throttling_and_errors(engine, database_url):
     faults = Faults(throttle_rate=0.3, error_rate=0.1, seed=11)
     with synced_book(engine, database_url, faults=faults) as (deps, state, _sandbox):
         assert uc.show_budget(deps, state.customer_list()[0].id).budget == Money("500", "EUR")
+
+
+def test_a_budget_set_through_the_sandbox_survives_its_state_file(tmp_path):
+    path = tmp_path / "sandbox.json"
+    state = sample_state(seed=3, path=path)
+    state.save()
+    tenant = state.customer_list()[3].id
+    with start_sandbox(state) as sandbox:
+        client(sandbox).update_usage_budget(tenant, Decimal("42.50"))
+    again = SandboxState.load(path)
+    assert again.budgets[tenant].amount == Decimal("42.50")
+    assert again.service_request_customers == state.service_request_customers

@@ -22,10 +22,10 @@ from riskdesk.providers.records import (
     OneTimeInvoiceLineItem,
     ServiceRequest,
     ServiceRequestSeverity,
-    SpendingBudget,
     Subscription,
     SupportTopic,
 )
+from riskdesk.providers.records_budget import SpendingBudget
 
 SettableStatus = Literal["active", "suspended"]
 

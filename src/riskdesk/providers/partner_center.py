@@ -63,10 +63,10 @@ from riskdesk.providers.records import (
     OneTimeInvoiceLineItem,
     ServiceRequest,
     ServiceRequestSeverity,
-    SpendingBudget,
     Subscription,
     SupportTopic,
 )
+from riskdesk.providers.records_budget import SpendingBudget
 
 __all__ = [
     "CLOUDS",
@@ -216,7 +216,9 @@ class PartnerCenter(PartnerCenterHttp):
         call = f"update_fraud_events(subscription {subscription_id}, {status})"
         body = FraudEventStatusUpdate(
             event_ids=list(event_ids), event_status=status, resolved_reason=resolved_reason
-        ).to_documented()  # PascalCase, as update-fraud-events-status documents it
+        ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        # update-fraud-events-status documents the body PascalCase: EventIds, EventStatus, ...
+        body = {k[:1].upper() + k[1:]: v for k, v in body.items()}
         response = self._request(
             call,
             "POST",

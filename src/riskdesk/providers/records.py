@@ -41,16 +41,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    model_validator,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
+
+from riskdesk.providers.records_keys import enum_by_number, fold_keys
 
 # An amount: exact in Python, a JSON number on the wire (as Partner Center sends it).
 WireDecimal = Annotated[
@@ -82,26 +76,6 @@ class WireModel(BaseModel):
 class ResourceAttributes(WireModel):
     object_type: str | None = None
     etag: str | None = None
-
-
-class AnyCaseKeys(WireModel):
-    """A wire record whose keys are read in any case (the documentation writes request bodies
-    PascalCase, ``"Amount"``, and responses camelCase, ``"amount"``), its ``attributes`` too."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys_in_any_case(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        known = {wire_alias(cls, name).lower(): wire_alias(cls, name) for name in cls.model_fields}
-        known.update({name.lower(): name for name in cls.model_fields})
-        folded: dict[str, Any] = {}
-        for key, value in data.items():
-            name = known.get(str(key).lower(), str(key))
-            if name == "attributes" and isinstance(value, dict):
-                value = {k[:1].lower() + k[1:]: v for k, v in value.items()}
-            folded[name] = value
-        return folded
 
 
 # ---------------------------------------------------------------- collection envelope
@@ -435,18 +409,17 @@ class FraudEvent(WireModel):
     additional_details: dict[str, Any] | None = None
 
 
-class FraudEventStatusUpdate(AnyCaseKeys):
-    """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status``, documented
-    PascalCase (``{"EventIds": [...], "EventStatus": "Resolved", "ResolvedReason": "Fraud"}``,
-    page ``update-fraud-events-status``): `to_documented()` writes it so."""
+class FraudEventStatusUpdate(WireModel):
+    """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status`` (keys any case)."""
 
     event_ids: list[str] = Field(default_factory=list)
     event_status: FraudEventStatus
     resolved_reason: Literal["Fraud", "Ignore"] | None = None
 
-    def to_documented(self) -> dict[str, Any]:
-        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return {k[:1].upper() + k[1:]: v for k, v in body.items()}
+    @model_validator(mode="before")
+    @classmethod
+    def _any_case(cls, data: Any) -> Any:
+        return fold_keys(cls, data)
 
 
 # ---------------------------------------------------------------- service requests
@@ -473,38 +446,12 @@ class ServiceRequestNote(WireModel):
     text: str | None = None
 
 
-def _enum_by_number(names: tuple[str, ...]) -> Any:
-    """A documented enumeration that responses may send as its number (``"severity": 0``,
-    ``"status": 1`` in the example of ``get-all-service-requests-for-a-customer``) or in
-    another case (``AttentionNeeded``)."""
-
-    def read(value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(names):
-            return names[value]
-        if isinstance(value, str):
-            folded = value.replace("_", "").lower()
-            for name in names:
-                if name.replace("_", "") == folded:
-                    return name
-        return value
-
-    return BeforeValidator(read)
-
-
 class ServiceRequest(WireModel):
     id: str | None = None
     title: str
     description: str | None = None
-    # The SDK's enumerations, in order: Unknown, Minimal, Moderate, Critical; None, Open,
-    # Closed, AttentionNeeded.
-    severity: Annotated[
-        ServiceRequestSeverity,
-        _enum_by_number(("unknown", "minimal", "moderate", "critical")),
-    ]
-    status: Annotated[
-        ServiceRequestStatus | None,
-        _enum_by_number(("none", "open", "closed", "attention_needed")),
-    ] = None
+    severity: Annotated[ServiceRequestSeverity, enum_by_number(ServiceRequestSeverity)]
+    status: Annotated[ServiceRequestStatus | None, enum_by_number(ServiceRequestStatus)] = None
     support_topic_id: str | int | None = None
     support_topic_name: str | None = None
     primary_contact: ServiceRequestContact | None = None
@@ -525,26 +472,6 @@ class NewServiceRequest(WireModel):
     description: str
     severity: ServiceRequestSeverity
     support_topic_id: str
-
-
-# ---------------------------------------------------------------- spending budget
-
-
-class SpendingBudget(AnyCaseKeys):
-    """A customer's usage spending budget (pages ``get-a-customer-s-usage-spending-budget``,
-    ``update-a-customer-s-usage-spending-budget``): GET / PATCH
-    ``/v1/customers/{customer-tenant-id}/usagebudget``.
-
-    The documented request body is PascalCase (``{"Amount": 100, "Attributes": {"ObjectType":
-    "SpendingBudget"}}``), the response camelCase with ``amount`` and ``usageSpendingBudget``;
-    keys are read case-insensitively here. No currency is given: the amount is in the
-    customer's billing currency. ``amount`` is None when no budget is set.
-    """
-
-    amount: WireDecimal | None = None
-    usage_spending_budget: WireDecimal | None = None
-    links: Links | None = None
-    attributes: ResourceAttributes | None = None
 
 
 # ---------------------------------------------------------------- error bodies

@@ -14,7 +14,8 @@ from decimal import Decimal
 
 from fastapi import FastAPI, Request
 
-from riskdesk.providers.records import Link, Links, ResourceAttributes, SpendingBudget
+from riskdesk.providers.records import Link, Links, ResourceAttributes
+from riskdesk.providers.records_budget import SpendingBudget
 from riskdesk.providers.sandbox import inputs
 from riskdesk.providers.sandbox.state import SandboxState
 from riskdesk.providers.sandbox.wire import ApiError, Codes, wire

@@ -13,8 +13,8 @@ from riskdesk.providers.records import (
     FraudEventStatus,
     ResourceAttributes,
     ServiceRequest,
-    SpendingBudget,
 )
+from riskdesk.providers.records_budget import SpendingBudget
 from riskdesk.providers.sandbox.resources import (
     AZURE_PLAN_OFFER,
     make_customer,

@@ -35,10 +35,10 @@ from riskdesk.providers.records import (
     FraudEvent,
     ResourceAttributes,
     ServiceRequest,
-    SpendingBudget,
     Subscription,
     SupportTopic,
 )
+from riskdesk.providers.records_budget import SpendingBudget
 
 STATE_FORMAT = "riskdesk-sandbox-state/1"
 PARTNER_ID = "3b33e682-00c3-41ee-9dd2-a548adf56438"  # the sandbox partner's tenant
