@@ -87,7 +87,7 @@ def downgrade() -> None:
     op.drop_index("ix_service_requests_status", table_name="service_requests")
     op.drop_index(op.f("ix_service_requests_customer_id"), table_name="service_requests")
     op.drop_table("service_requests")
-    with op.batch_alter_table("customers") as batch:
-        batch.drop_column("usage_budget_synced_at")
-        batch.drop_column("usage_budget_currency")
-        batch.drop_column("usage_budget_micros")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+ and PostgreSQL): a batch copy of
+    # `customers` would drop a table other tables' foreign keys name.
+    for column in ("usage_budget_synced_at", "usage_budget_currency", "usage_budget_micros"):
+        op.drop_column("customers", column)
