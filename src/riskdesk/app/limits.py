@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskdesk.db.models import AuditEvent, Case, InvoiceDispute, OutboxAction, Payment
+from riskdesk.db.models import (
+    AuditEvent,
+    Case,
+    InvoiceDispute,
+    OutboxAction,
+    Payment,
+    ServiceRequestRecord,
+)
 from riskdesk.errors import InvalidInputError
 
 
@@ -38,6 +45,7 @@ ACTOR_COLUMNS = (
     InvoiceDispute.opened_by,
     InvoiceDispute.resolved_by,
     OutboxAction.approved_by,
+    ServiceRequestRecord.opened_by,
 )
 
 

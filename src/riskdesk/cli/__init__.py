@@ -21,14 +21,17 @@ from riskdesk.app.bootstrap import bootstrap
 from riskdesk.cli import (
     audit,
     book,
+    budget,
     cases,
     collections,
+    fraud,
     invoices,
     outbox,
     payments,
     promises,
     provider,
     rates,
+    service_requests,
 )
 from riskdesk.cli._common import CommandContext, Overrides, console, default_actor, error_line
 from riskdesk.config import Settings
@@ -144,6 +147,9 @@ for module in (
     promises,
     outbox,
     cases,
+    budget,
+    service_requests,
+    fraud,
     audit,
     rates,
 ):

@@ -49,7 +49,18 @@ def print_sync(report) -> None:
         f"{report.fraud_events_new:,}",
         f"{report.fraud_events_updated:,}",
     )
+    table.add_row("usage budgets", f"{report.budgets_read:,}", "", f"{report.budgets_changed:,}")
+    table.add_row(
+        "service requests followed",
+        f"{report.service_requests_followed:,}",
+        "",
+        f"{report.service_requests_changed:,}",
+    )
+    table.add_row("support topics", f"{report.support_topics:,}", "", "")
     console.print(table)
+    for feature in report.not_offered:
+        what = feature.replace("_", " ")
+        console.print(f"not read: {what} (this cloud's documentation lists no such API)")
     if not report.differences:
         console.print("no differences between the book and the provider")
         return
@@ -76,7 +87,8 @@ def sync(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Pull customers, subscriptions, usage and fraud events from the provider into the book.
+    """Pull customers, subscriptions, usage and fraud events from the provider into the book,
+    with customers' usage budgets, the status of open service requests and the support topics.
 
     Differences (a subscription suspended at the provider but active in the book, ...) are
     reported and audited, never silently overwritten. Safe to repeat: nothing is doubled.

@@ -10,6 +10,7 @@ Listing methods return iterators that fetch further pages lazily (following ``li
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
 from riskdesk.providers.records import (
@@ -24,12 +25,19 @@ from riskdesk.providers.records import (
     Subscription,
     SupportTopic,
 )
+from riskdesk.providers.records_budget import SpendingBudget
 
 SettableStatus = Literal["active", "suspended"]
 
 
 @runtime_checkable
 class Provider(Protocol):
+    @property
+    def cloud(self) -> str:
+        """ "global" or "china" (the Partner Center operated by 21Vianet): what the cloud's
+        documentation lists decides what riskdesk calls (`riskdesk.providers.errors.offered`)."""
+        ...
+
     def list_customers(self) -> Iterator[Customer]: ...
 
     def list_subscriptions(self, customer_id: str) -> Iterator[Subscription]: ...
@@ -85,3 +93,15 @@ class Provider(Protocol):
     def get_service_request(self, request_id: str) -> ServiceRequest: ...
 
     def list_service_requests(self) -> Iterator[ServiceRequest]: ...
+
+    def list_customer_service_requests(self, customer_id: str) -> Iterator[ServiceRequest]:
+        """The customer's service requests (``get-all-service-requests-for-a-customer``)."""
+        ...
+
+    def get_usage_budget(self, customer_id: str) -> SpendingBudget:
+        """The customer's usage spending budget (amount None: none set)."""
+        ...
+
+    def update_usage_budget(self, customer_id: str, amount: Decimal | None) -> SpendingBudget:
+        """Set (None: remove) the customer's usage spending budget, in its billing currency."""
+        ...

@@ -79,3 +79,40 @@ class PermanentProviderError(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The provider answered, but not with what the API documents (malformed or unexpected)."""
+
+
+#: What the documentation lists for each cloud, where it lists less than the global cloud
+#: (pages' "Applies to"): the service request pages and the usage spending budget pages
+#: name "Partner Center" and "Partner Center for Microsoft Cloud for US Government", not the
+#: Partner Center operated by 21Vianet.
+NOT_DOCUMENTED_ON = {
+    "service_requests": frozenset({"china"}),
+    "usage_budget": frozenset({"china"}),
+}
+
+_WHAT = {
+    "service_requests": "service-request API",
+    "usage_budget": "customer usage spending budget API",
+}
+
+
+class NotOfferedError(ProviderError):
+    """The cloud's documentation lists no such API: riskdesk does not call it there.
+
+    ``feature`` is a key of `NOT_DOCUMENTED_ON`; ``cloud`` the cloud asked.
+    """
+
+    def __init__(self, feature: str, cloud: str, *, call: str = "") -> None:
+        self.feature = feature
+        self.cloud = cloud
+        super().__init__(
+            f"the Partner Center operated by 21Vianet (cloud {cloud!r}) offers no "
+            f"{_WHAT[feature]}: its documentation lists the global and US Government clouds "
+            "only",
+            call=call,
+        )
+
+
+def offered(feature: str, cloud: str) -> bool:
+    """Whether the documentation lists `feature` for `cloud`."""
+    return cloud not in NOT_DOCUMENTED_ON[feature]

@@ -25,7 +25,13 @@ Pages followed (learn.microsoft.com/partner-center/developer/...):
 - ``get-service-request-support-topics`` (GET /v1/servicerequests/supporttopics),
   ``create-a-service-request`` (POST /v1/servicerequests/{agentLocale}),
   ``get-service-request-by-id`` (GET /v1/servicerequests/{id}), ``get-service-requests``
-  (GET /v1/servicerequests). These are documented for the global cloud, not for 21Vianet.
+  (GET /v1/servicerequests), ``get-all-service-requests-for-a-customer`` (GET
+  /v1/customers/{customer}/servicerequests). These are documented for the global cloud (and US
+  Government), not for 21Vianet: on cloud "china" they raise `NotOfferedError` unasked.
+- ``get-a-customer-s-usage-spending-budget``, ``update-a-customer-s-usage-spending-budget``:
+  GET / PATCH /v1/customers/{customer}/usagebudget, the PATCH body PascalCase as documented
+  (``{"Amount": 100, "Attributes": {"ObjectType": "SpendingBudget"}}``); global and US
+  Government clouds only (`NotOfferedError` on "china").
 
 Headers, paging, retries (429 with ``Retry-After``, 5xx, timeouts, connection errors) and error
 mapping are `PartnerCenterHttp`'s (`pc_http.py`); the clouds are in `clouds.py`. This module
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -43,6 +50,7 @@ from pydantic import TypeAdapter
 
 from riskdesk.providers.base import SettableStatus
 from riskdesk.providers.clouds import CLOUDS, Cloud, CloudEndpoints, endpoints
+from riskdesk.providers.errors import NotOfferedError, offered
 from riskdesk.providers.pc_http import LIST_PAGE_SIZE, USAGE_PAGE_SIZE, PartnerCenterHttp
 from riskdesk.providers.records import (
     Customer,
@@ -58,6 +66,7 @@ from riskdesk.providers.records import (
     Subscription,
     SupportTopic,
 )
+from riskdesk.providers.records_budget import SpendingBudget
 
 __all__ = [
     "CLOUDS",
@@ -208,6 +217,8 @@ class PartnerCenter(PartnerCenterHttp):
         body = FraudEventStatusUpdate(
             event_ids=list(event_ids), event_status=status, resolved_reason=resolved_reason
         ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        # update-fraud-events-status documents the body PascalCase: EventIds, EventStatus, ...
+        body = {k[:1].upper() + k[1:]: v for k, v in body.items()}
         response = self._request(
             call,
             "POST",
@@ -221,7 +232,12 @@ class PartnerCenter(PartnerCenterHttp):
 
     # ------------------------------------------------------------ service requests
 
+    def _offers(self, feature: str, call: str) -> None:
+        if not offered(feature, self.cloud):
+            raise NotOfferedError(feature, self.cloud, call=call)
+
     def list_support_topics(self) -> Iterator[SupportTopic]:
+        self._offers("service_requests", "list_support_topics")
         return self._paged(
             "list_support_topics", "/v1/servicerequests/supporttopics", None, SupportTopic
         )
@@ -234,6 +250,7 @@ class PartnerCenter(PartnerCenterHttp):
         support_topic_id: str,
     ) -> ServiceRequest:
         call = f"create_service_request({title[:40]!r})"
+        self._offers("service_requests", call)
         body = NewServiceRequest(
             title=title,
             description=description,
@@ -251,6 +268,7 @@ class PartnerCenter(PartnerCenterHttp):
 
     def get_service_request(self, request_id: str) -> ServiceRequest:
         call = f"get_service_request({request_id})"
+        self._offers("service_requests", call)
         response = self._request(
             call,
             "GET",
@@ -260,4 +278,50 @@ class PartnerCenter(PartnerCenterHttp):
         return self._model(call, ServiceRequest, self._json(call, response), response=response)
 
     def list_service_requests(self) -> Iterator[ServiceRequest]:
+        self._offers("service_requests", "list_service_requests")
         return self._paged("list_service_requests", "/v1/servicerequests", None, ServiceRequest)
+
+    def list_customer_service_requests(self, customer_id: str) -> Iterator[ServiceRequest]:
+        call = f"list_customer_service_requests(customer {_short(customer_id)})"
+        self._offers("service_requests", call)
+        return self._paged(
+            call,
+            f"/v1/customers/{quote(customer_id, safe='')}/servicerequests",
+            None,
+            ServiceRequest,
+        )
+
+    # ------------------------------------------------------------ usage spending budget
+
+    def get_usage_budget(self, customer_id: str) -> SpendingBudget:
+        call = f"get_usage_budget(customer {_short(customer_id)})"
+        self._offers("usage_budget", call)
+        response = self._request(
+            call, "GET", self._budget_path(customer_id), correlation_id=self._new_id()
+        )
+        data = self._json(call, response, decimal=True)
+        return self._model(call, SpendingBudget, data, response=response)
+
+    def update_usage_budget(self, customer_id: str, amount: Decimal | None) -> SpendingBudget:
+        call = f"update_usage_budget(customer {_short(customer_id)})"
+        self._offers("usage_budget", call)
+        body: dict[str, Any] = {"Amount": None if amount is None else _number(amount)}
+        body["Attributes"] = {"ObjectType": "SpendingBudget"}
+        response = self._request(
+            call,
+            "PATCH",
+            self._budget_path(customer_id),
+            json_body=body,
+            correlation_id=self._new_id(),
+        )
+        data = self._json(call, response, decimal=True)
+        return self._model(call, SpendingBudget, data, response=response)
+
+    @staticmethod
+    def _budget_path(customer_id: str) -> str:
+        return f"/v1/customers/{quote(customer_id, safe='')}/usagebudget"
+
+
+def _number(amount: Decimal) -> int | float:
+    """A budget amount as the JSON number the documented body shows (``100``)."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)

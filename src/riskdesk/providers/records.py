@@ -41,8 +41,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
+
+from riskdesk.providers.records_keys import enum_by_number, fold_keys
 
 # An amount: exact in Python, a JSON number on the wire (as Partner Center sends it).
 WireDecimal = Annotated[
@@ -408,11 +410,16 @@ class FraudEvent(WireModel):
 
 
 class FraudEventStatusUpdate(WireModel):
-    """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status``."""
+    """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status`` (keys any case)."""
 
     event_ids: list[str] = Field(default_factory=list)
     event_status: FraudEventStatus
     resolved_reason: Literal["Fraud", "Ignore"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _any_case(cls, data: Any) -> Any:
+        return fold_keys(cls, data)
 
 
 # ---------------------------------------------------------------- service requests
@@ -443,8 +450,8 @@ class ServiceRequest(WireModel):
     id: str | None = None
     title: str
     description: str | None = None
-    severity: ServiceRequestSeverity
-    status: ServiceRequestStatus | None = None
+    severity: Annotated[ServiceRequestSeverity, enum_by_number(ServiceRequestSeverity)]
+    status: Annotated[ServiceRequestStatus | None, enum_by_number(ServiceRequestStatus)] = None
     support_topic_id: str | int | None = None
     support_topic_name: str | None = None
     primary_contact: ServiceRequestContact | None = None

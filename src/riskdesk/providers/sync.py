@@ -7,8 +7,9 @@ Two phases, so a failing or malformed provider leaves the book untouched:
    streamed to a temporary CSV in the Partner Center export's column names.
 2. **Write** in one transaction: new customers and subscriptions, changed profile fields and
    quantities (each audited), the provider's fraud events (new or changed status, audited),
-   and the usage through the `pc-usage` importer (`import_into`), whose row identity makes a
-   re-sync add nothing.
+   customers' usage spending budgets, the status of the open service requests riskdesk
+   opened, the support topics cache (`sync_support`), and the usage through the `pc-usage`
+   importer (`import_into`), whose row identity makes a re-sync add nothing.
 
 Differences a person must look at are reported and audited, never silently overwritten:
 a subscription whose status at the provider differs from the book's (suspended there, active
@@ -25,6 +26,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,12 @@ from riskdesk.providers.sync_fetch import (
     Stages,
     fetch_listings,
     write_usage_csv,
+)
+from riskdesk.providers.sync_support import (
+    SupportCounts,
+    apply_support,
+    fetch_support,
+    open_references,
 )
 from riskdesk.providers.sync_write import (
     Difference,
@@ -88,6 +96,10 @@ def sync_book(
     with engine.connect() as connection:
         already = read_state(connection, "billed_invoices").get("ids", [])
         book_currencies = {c for (c,) in connection.execute(select(Customer.currency).distinct())}
+        followed = open_references(connection, provider.cloud)
+    stage("budgets and service requests", 0, 0)
+    support = fetch_support(provider, customers, subscriptions, followed)
+    report.not_offered = list(support.not_offered)
     new_invoices = [i for i in invoices if i.id not in set(already)]
     currencies = sorted(
         book_currencies
@@ -110,6 +122,18 @@ def sync_book(
                 apply_subscriptions(session, subscriptions, adopt_provider_status, report, actor)
                 crashpoint("sync.mid_write")
                 apply_fraud_events(session, fraud_events, report, actor)
+                counts = SupportCounts()
+                for missing in apply_support(
+                    session,
+                    support,
+                    counts,
+                    cloud=provider.cloud,
+                    now=datetime.now(UTC),
+                    actor=actor,
+                ):
+                    report.differences.append(Difference(**missing))
+                for name, value in vars(counts).items():
+                    setattr(report, name, value)
                 session.flush()
                 imported = import_into(connection, "pc-usage", usage_file, actor=actor)
                 report.usage_inserted = imported.rows_inserted

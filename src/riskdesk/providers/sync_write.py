@@ -56,6 +56,12 @@ class SyncReport:
     fraud_events_seen: int = 0
     fraud_events_new: int = 0
     fraud_events_updated: int = 0
+    budgets_read: int = 0
+    budgets_changed: int = 0
+    service_requests_followed: int = 0
+    service_requests_changed: int = 0
+    support_topics: int = 0
+    not_offered: list[str] = field(default_factory=list)  # what the cloud's docs do not list
     differences: list[Difference] = field(default_factory=list)
     seconds: float = 0.0
 

@@ -62,3 +62,8 @@ from riskdesk.db.models.rates import (  # noqa: F401
     ExchangeRate,
     RateText,
 )
+from riskdesk.db.models.support import (  # noqa: F401
+    ServiceRequestRecord,
+    ServiceRequestStatus,
+    SupportTopicRecord,
+)

@@ -60,6 +60,11 @@ class Customer(Base):
     currency: Mapped[str] = mapped_column(String(3))
     payment_terms_days: Mapped[int] = mapped_column(Integer, default=30)
     credit_limit: Mapped[Decimal | None] = mapped_column("credit_limit_micros", Micros)
+    # The provider's usage spending budget (`usagebudget`), as last synced or set: an amount in
+    # `usage_budget_currency` (the customer's billing currency); None: none set there.
+    usage_budget: Mapped[Decimal | None] = mapped_column("usage_budget_micros", Micros)
+    usage_budget_currency: Mapped[str | None] = mapped_column(String(3))
+    usage_budget_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_on: Mapped[date] = mapped_column(Date)
 
@@ -70,6 +75,12 @@ class Customer(Base):
     @property
     def credit_limit_money(self) -> Money | None:
         return None if self.credit_limit is None else Money(self.credit_limit, self.currency)
+
+    @property
+    def usage_budget_money(self) -> Money | None:
+        if self.usage_budget is None:
+            return None
+        return Money(self.usage_budget, self.usage_budget_currency or self.currency)
 
 
 class Subscription(Base):

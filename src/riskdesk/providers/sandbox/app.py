@@ -25,6 +25,8 @@ from riskdesk.providers.records import ThrottleBody
 from riskdesk.providers.sandbox import (
     inputs,
     routes_billing,
+    routes_budget,
+    routes_customer_requests,
     routes_customers,
     routes_fraud,
     routes_service_requests,
@@ -127,4 +129,6 @@ def create_app(state: SandboxState, *, token: str, faults: Faults | None = None)
     routes_billing.register(app, state)
     routes_fraud.register(app, state)
     routes_service_requests.register(app, state)
+    routes_budget.register(app, state)
+    routes_customer_requests.register(app, state)
     return app

@@ -14,6 +14,7 @@ from riskdesk.providers.records import (
     ResourceAttributes,
     ServiceRequest,
 )
+from riskdesk.providers.records_budget import SpendingBudget
 from riskdesk.providers.sandbox.resources import (
     AZURE_PLAN_OFFER,
     make_customer,
@@ -47,8 +48,8 @@ _SAMPLE_GPU = ("c2d3e4f5-a6b7-4c8d-9e0f-1a2b3c4d5e99", "Virtual Machines", "NC24
 def sample_state(seed: int = 0, *, path: Path | None = None) -> SandboxState:
     """A small deterministic state: 7 customers, ~20 subscriptions (one deleted, one
     suspended), ~500 usage lines over May (billed) and June (unbilled) 2026 in several
-    currencies, fraud events in each status, the default support topics and one closed
-    service request.
+    currencies, fraud events in each status, the default support topics, one closed service
+    request (Contoso's own) and one usage spending budget (Contoso's, 500).
 
     With `path`, later changes are saved to that file (nothing is written until then).
     """
@@ -161,5 +162,13 @@ def sample_state(seed: int = 0, *, path: Path | None = None) -> SandboxState:
         attributes=ResourceAttributes(object_type="ServiceRequest"),
     )
     state.service_requests[str(closed.id)] = closed
+    contoso = state.customer_list()[0]
+    state.service_request_customers[str(closed.id)] = contoso.id  # the customer's own request
     state.next_service_request += 1
+    # Contoso has a usage spending budget of 500 (its billing currency, EUR); the others none.
+    state.budgets[contoso.id] = SpendingBudget(
+        amount=Decimal(500),
+        usage_spending_budget=Decimal(500),
+        attributes=ResourceAttributes(object_type="SpendingBudget"),
+    )
     return state

@@ -38,6 +38,7 @@ from riskdesk.providers.records import (
     Subscription,
     SupportTopic,
 )
+from riskdesk.providers.records_budget import SpendingBudget
 
 STATE_FORMAT = "riskdesk-sandbox-state/1"
 PARTNER_ID = "3b33e682-00c3-41ee-9dd2-a548adf56438"  # the sandbox partner's tenant
@@ -101,6 +102,11 @@ class SandboxState:
         self.support_topics: dict[str, SupportTopic] = {}
         self.service_requests: dict[str, ServiceRequest] = {}
         self.next_service_request = 616_000_000_000_001
+        # customer tenant id -> its usage spending budget (routes_budget)
+        self.budgets: dict[str, SpendingBudget] = {}
+        # service request id -> the customer tenant id it was filed for (a customer's own
+        # requests, GET /v1/customers/{id}/servicerequests); the partner's own have none
+        self.service_request_customers: dict[str, str] = {}
         self._usage_json: str | None = None
         self._invoices: dict[str, Invoice] | None = None
         self._usage_index: dict[tuple[str, str], list[UsageRow]] | None = None
@@ -271,6 +277,8 @@ class SandboxState:
                 "fraud_events": [e.to_wire() for e in self.fraud_events.values()],
                 "support_topics": [t.to_wire() for t in self.support_topics.values()],
                 "service_requests": [r.to_wire() for r in self.service_requests.values()],
+                "budgets": {cid: b.to_wire() for cid, b in self.budgets.items()},
+                "service_request_customers": dict(self.service_request_customers),
                 "usage_columns": list(UsageRow._fields),
             }
             if usage:
@@ -330,6 +338,11 @@ class SandboxState:
                 request = ServiceRequest.model_validate(item)
                 state.service_requests[str(request.id)] = request
             state.next_service_request = int(document["next_service_request"])
+            for cid, item in (document.get("budgets") or {}).items():
+                state.budgets[str(cid)] = SpendingBudget.model_validate(item)
+            state.service_request_customers = {
+                str(k): str(v) for k, v in (document.get("service_request_customers") or {}).items()
+            }
         except SandboxStateError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
