@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ["book", "collections"]
+BENCHMARKS = ["book", "collections", "provider"]
 # A benchmark whose module has another name: bench/collections.py would shadow the standard
 # library's `collections` (bench/ is first on sys.path).
 MODULES = {"collections": "collections_bench"}

@@ -20,8 +20,17 @@ The token cache is an msal ``SerializableTokenCache`` persisted to a file with m
 replaced whole (a temporary file in the same directory, fsynced, then ``os.replace``), so a
 crash mid-write leaves the old cache; a cache file that cannot be read is discarded with a
 warning (msal then asks for new tokens). Tokens and secrets never appear in log records,
-reprs or exception messages. A login host that cannot be reached is one
-`TransientProviderError` naming the host, not msal's traceback.
+reprs or exception messages: msal's own log records mask them, and riskdesk's messages
+(a refused login, an unreachable host) have every credential it holds replaced by
+``**********`` before they are raised, even when the login host's reply repeats one. A login
+host that cannot be reached is one `TransientProviderError` naming the host, not msal's
+traceback.
+
+Instance discovery: msal asks ``login.microsoftonline.com`` whether an authority it does not
+know is genuine. The two clouds' hosts are known to it; for another login host (a test's, a
+gateway's: ``[provider] login_host``) riskdesk passes ``instance_discovery=False``, and msal
+reads the tenant's OpenID configuration from that host itself. Its TLS certificate is checked
+against the usual bundle (``REQUESTS_CA_BUNDLE`` names another one, as for any requests user).
 """
 
 from __future__ import annotations
@@ -116,7 +125,18 @@ def _check_cache_shape(data: object) -> None:
         raise ValueError("not an msal token cache")
 
 
-def _reaching(authority_host: str, call: Callable[[], T]) -> T:
+MASK = "**********"
+
+
+def scrub(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with every secret in it replaced by ``**********`` (longest first)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _reaching(authority_host: str, call: Callable[[], T], secrets: tuple[str, ...] = ()) -> T:
     """`call()`, with a login host that cannot be reached (DNS, refused, TLS, timeout, not a
     login host at all) turned into one TransientProviderError naming the host."""
     import requests
@@ -129,19 +149,21 @@ def _reaching(authority_host: str, call: Callable[[], T]) -> T:
     except ValueError as exc:  # msal: "Unable to get authority configuration for ..."
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "ValueError"
     raise TransientProviderError(
-        f"cannot reach the login host {host} ({reason}): check the network, any proxy, and "
-        "the [provider] cloud setting",
+        f"cannot reach the login host {host} ({scrub(reason, secrets)}): check the network, "
+        "any proxy, and the [provider] cloud setting",
         call="authenticate",
     ) from None
 
 
-def _raise_for(result: dict[str, Any] | None, what: str) -> str:
+def _raise_for(result: dict[str, Any] | None, what: str, secrets: tuple[str, ...] = ()) -> str:
     if result and "access_token" in result:
         return str(result["access_token"])
     result = result or {}
-    error = result.get("error", "no token")
+    error = str(result.get("error", "no token"))[:100]
     description = str(result.get("error_description", "")).splitlines()[0:1]
-    text = f"{what}: {error}" + (f" ({description[0]})" if description else "")
+    text = f"{what}: {error}" + (f" ({description[0][:300]})" if description else "")
+    text = scrub(text, secrets)
+    error = scrub(error, secrets)
     if error in ("temporarily_unavailable", "service_unavailable") or not result:
         raise TransientProviderError(text, call="authenticate")
     raise PermanentProviderError(text, code=error, call="authenticate")
@@ -161,9 +183,11 @@ class AppOnlyToken:
         certificate_path: str | os.PathLike[str] | None = None,
         certificate_thumbprint: str | None = None,
         token_cache_file: str | os.PathLike[str] | None = None,
+        instance_discovery: bool = True,
     ) -> None:
         import msal
 
+        self._secrets: tuple[str, ...] = (client_secret,) if client_secret else ()
         if client_secret:
             credential: Any = client_secret
         elif certificate_path and certificate_thumbprint:
@@ -182,14 +206,15 @@ class AppOnlyToken:
             client_credential=credential,
             authority=f"{authority_host.rstrip('/')}/{tenant_id}",
             token_cache=self._cache.cache,
+            instance_discovery=instance_discovery,
         )
         self._app: Any = None  # built on first use: msal discovers the authority over HTTP
 
     def get_token(self) -> str:
         with self._lock:
-            result = _reaching(self._authority_host, self._acquire)
+            result = _reaching(self._authority_host, self._acquire, self._secrets)
             self._cache.save()
-        return _raise_for(result, "app-only authentication failed")
+        return _raise_for(result, "app-only authentication failed", self._secrets)
 
     def _acquire(self) -> Any:
         if self._app is None:
@@ -214,12 +239,14 @@ class AppUserToken:
         refresh_token: str,
         client_secret: str | None = None,
         token_cache_file: str | os.PathLike[str] | None = None,
+        instance_discovery: bool = True,
     ) -> None:
         import msal
 
         self._cache = FileTokenCache(token_cache_file)
         self._scopes = [scope]
         self._refresh_token = refresh_token
+        self._first_refresh_token = refresh_token
         self._lock = threading.Lock()
         authority = f"{authority_host.rstrip('/')}/{tenant_id}"
 
@@ -230,20 +257,29 @@ class AppUserToken:
                     client_credential=client_secret,
                     authority=authority,
                     token_cache=self._cache.cache,
+                    instance_discovery=instance_discovery,
                 )
             return msal.PublicClientApplication(
-                client_id, authority=authority, token_cache=self._cache.cache
+                client_id,
+                authority=authority,
+                token_cache=self._cache.cache,
+                instance_discovery=instance_discovery,
             )
 
+        self._client_secret = client_secret
         self._authority_host = authority_host
         self._make_app = make_app
         self._app: Any = None  # built on first use: msal discovers the authority over HTTP
 
+    def _secrets(self) -> tuple[str, ...]:
+        held = (self._client_secret, self._first_refresh_token, self._refresh_token)
+        return tuple(s for s in held if s)
+
     def get_token(self) -> str:
         with self._lock:
-            result = _reaching(self._authority_host, self._acquire)
+            result = _reaching(self._authority_host, self._acquire, self._secrets())
             self._cache.save()
-        return _raise_for(result, "app+user authentication failed")
+        return _raise_for(result, "app+user authentication failed", self._secrets())
 
     def _acquire(self) -> Any:
         if self._app is None:

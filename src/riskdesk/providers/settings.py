@@ -9,7 +9,9 @@ Read from the ``[provider]`` table of ``riskdesk.toml`` and from environment var
     tenant_id = "contoso.onmicrosoft.com"
     client_id = "00000000-0000-0000-0000-000000000000"
     # client_secret / refresh_token: better in RISKDESK_PROVIDER_CLIENT_SECRET / _REFRESH_TOKEN
-    token_cache_file = "~/.cache/riskdesk/msal.json"
+    token_cache_file = "~/.cache/riskdesk/msal.json"   # written with mode 0600
+    # login_host = "https://login.example"  # overrides the cloud's login host (https only;
+    #                                        # msal's instance discovery is then off)
     timeout = 30
     max_attempts = 5
 
@@ -27,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from riskdesk.errors import ConfigError
 from riskdesk.providers.auth import AppOnlyToken, AppUserToken, StaticToken, TokenProvider
@@ -45,6 +47,11 @@ class ProviderSettings(BaseModel):
     kind: Literal["sandbox", "partner_center"] = "sandbox"
     cloud: Literal["global", "china"] = "global"
     base_url: str | None = Field(default=None, description="overrides the cloud's API URL")
+    login_host: str | None = Field(
+        default=None,
+        description="overrides the cloud's login host (an https URL, no tenant); msal's "
+        "instance discovery is off for it",
+    )
     tenant_id: str | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
@@ -105,11 +112,18 @@ class ProviderSettings(BaseModel):
             shown = "" if key in _SECRET_KEYS else f" (got {err.get('input')!r})"
             raise ConfigError(f"{where}: {err['msg']}{shown}") from None
 
+    @field_validator("login_host")
+    @classmethod
+    def _https_login_host(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith("https://") and len(value) > 8):
+            raise ValueError("must be an https URL such as https://login.microsoftonline.com")
+        return value.rstrip("/") if value else value
+
     def api_base_url(self) -> str:
         return (self.base_url or endpoints(self.cloud).api_base_url).rstrip("/")
 
     def authority_host(self) -> str:
-        return endpoints(self.cloud).authority_host
+        return self.login_host or endpoints(self.cloud).authority_host
 
 
 _SECRET_KEYS = {"client_secret", "refresh_token", "sandbox_token"}
@@ -142,8 +156,10 @@ def build_token_provider(settings: ProviderSettings) -> TokenProvider:
     common: dict[str, Any] = {
         "tenant_id": settings.tenant_id,
         "client_id": settings.client_id,
-        "authority_host": ep.authority_host,
+        "authority_host": settings.authority_host(),
         "scope": ep.scope,
+        # msal knows the clouds' login hosts; it cannot vouch for another one
+        "instance_discovery": settings.login_host is None,
         "token_cache_file": settings.token_cache_file.expanduser()
         if settings.token_cache_file
         else None,
