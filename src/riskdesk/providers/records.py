@@ -9,12 +9,27 @@ Conventions
   uses (``alias_generator=to_camel``), and models accept either spelling
   (``populate_by_name=True``). Serialise with ``model_dump(mode="json", by_alias=True)``
   (`to_wire()` does exactly that, leaving out fields that were never set).
-- ``extra="allow"``: fields riskdesk does not model are kept and written back unchanged.
-  That matters for suspend / reactivate, which PATCH the *whole* subscription resource.
+- Keys are read case-insensitively: the documented request bodies are PascalCase
+  (``"Status"``, ``"Attributes": {"Etag": ...}``), responses camelCase, and some responses
+  (suspend / reactivate) PascalCase too. ``id``, ``ID`` and ``Id`` are one field.
+- ``extra="allow"``: fields riskdesk does not model are kept (under the name they came with)
+  and written back unchanged. That matters for suspend / reactivate, which PATCH the *whole*
+  subscription resource.
 - Only the fields riskdesk cannot work without are required; a response missing one is a
-  malformed response (the client raises `ProviderResponseError`).
+  malformed response (the client raises `ProviderResponseError`). The documented suspend
+  body and response carry no ``offerId``, so a subscription's ``offer_id`` is optional.
 - Amounts in usage and invoice lines are `Decimal` (the client parses JSON numbers of those
-  responses as Decimal, so no float ever touches money).
+  responses as Decimal, so no float ever touches money). Numbers may come as numeric
+  strings, and a number where a string is documented (``mpnId``, ``resellerMpnId``) is
+  read as its text.
+- Times are tz-aware UTC in Python. A time without a zone (fraud events'
+  ``2021-12-08T00:25:45.69``, service requests' ``0001-01-01T00:00:00``) is UTC.
+- Enumerations are read in any case; documented spellings differ between pages and eras
+  (``billingProvider`` ``one_time`` / ``OneTime``, ``invoiceLineItemType``
+  ``billing_line_items`` / ``BillingLineItems``, ``documentType`` ``invoice``): compare
+  them with `enum_key`. Service request ``severity`` / ``status`` may be the .NET SDK's
+  enum numbers (``0``, ``1``), as the ``get-all-service-requests-for-a-customer`` example
+  shows.
 
 Sources (learn.microsoft.com/partner-center/developer/...):
 
@@ -31,30 +46,106 @@ Sources (learn.microsoft.com/partner-center/developer/...):
   is a bare JSON array; the client also accepts a collection envelope.
 - ``service-request-resources``, ``create-a-service-request``, ``get-service-request-by-id``,
   ``get-service-requests``, ``get-service-request-support-topics``: ServiceRequest, SupportTopic.
-- ``error-codes``: the error body ``{code, description, data}``; a 429 answers with
-  ``{statusCode, message}`` instead (see FACTS.md).
+- ``error-codes``: the error body ``{code, description, data}`` (``code`` a number or a
+  string); a 429 answers with ``{statusCode, message}`` instead (see FACTS.md).
+
+The documented examples these models are checked against are transcribed, page by page, in
+``tests/conformance/fixtures/``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from riskdesk.providers.wire_keys import any_case_keys, lower_enum, numbered_enum
+from riskdesk.providers.wire_keys import enum_key as enum_key
 
 # An amount: exact in Python, a JSON number on the wire (as Partner Center sends it).
 WireDecimal = Annotated[
     Decimal, PlainSerializer(lambda v: float(v), return_type=float, when_used="json")
 ]
 
-SubscriptionStatus = Literal["active", "suspended", "deleted", "pending", "expired", "disabled"]
-BillingCycle = Literal["monthly", "annual", "none", "one_time", "triennial", "unknown"]
-BillingType = Literal["license", "usage", "none", "unknown"]
+
+def _utc(value: datetime) -> datetime:
+    """A time as tz-aware UTC; one without a zone is taken as UTC (as Partner Center means)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 and the like
+        return value.replace(tzinfo=UTC)
+
+
+def _zoneless(value: datetime) -> str:
+    return _utc(value).replace(tzinfo=None).isoformat()
+
+
+#: A time: tz-aware UTC in Python, ISO 8601 with ``Z`` on the wire.
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+#: A time written without a zone (UTC), as the fraud event pages print them.
+ZonelessUtcDatetime = Annotated[
+    datetime, AfterValidator(_utc), PlainSerializer(_zoneless, return_type=str, when_used="json")
+]
+
+SubscriptionStatus = Annotated[
+    Literal["active", "suspended", "deleted", "pending", "expired", "disabled"],
+    BeforeValidator(lower_enum),
+]
+BillingCycle = Annotated[
+    Literal["monthly", "annual", "none", "one_time", "triennial", "unknown"],
+    BeforeValidator(lower_enum),
+]
+BillingType = Annotated[Literal["license", "usage", "none", "unknown"], BeforeValidator(lower_enum)]
 FraudEventStatus = Literal["Active", "Investigating", "Resolved"]
+_FRAUD_STATUS = {"active": "Active", "investigating": "Investigating", "resolved": "Resolved"}
+WireFraudEventStatus = Annotated[
+    FraudEventStatus,
+    BeforeValidator(lambda v: _FRAUD_STATUS.get(v.lower(), v) if isinstance(v, str) else v),
+]
 ServiceRequestSeverity = Literal["unknown", "minimal", "moderate", "critical"]
 ServiceRequestStatus = Literal["none", "open", "closed", "attention_needed"]
+# The .NET SDK's enum order (the numbers the get-all-service-requests-for-a-customer page shows).
+_SEVERITY_NUMBERS = ("unknown", "critical", "moderate", "minimal")
+_STATUS_NUMBERS = ("none", "open", "closed", "attention_needed")
+WireServiceRequestSeverity = Annotated[
+    ServiceRequestSeverity, BeforeValidator(numbered_enum(_SEVERITY_NUMBERS))
+]
+WireServiceRequestStatus = Annotated[
+    ServiceRequestStatus, BeforeValidator(numbered_enum(_STATUS_NUMBERS))
+]
+
+#: Fields of a fraud event that only the new event model (``X-NewEventsModel: true``) has.
+FRAUD_NEW_MODEL_FIELDS = frozenset(
+    {
+        "event_type",
+        "severity",
+        "confidence_level",
+        "display_name",
+        "description",
+        "country",
+        "value_added_reseller_tenant_id",
+        "value_added_reseller_friendly_name",
+        "subscription_name",
+        "affected_resources",
+        "additional_details",
+        "is_test",
+        "activity_logs",
+    }
+)
 
 
 class WireModel(BaseModel):
@@ -64,7 +155,13 @@ class WireModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="allow",
+        coerce_numbers_to_str=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_in_any_case(cls, data: Any) -> Any:
+        return any_case_keys(cls, data)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict the API would send: camelCase, unset fields left out."""
@@ -170,16 +267,16 @@ class Customer(WireModel):
 
 class Subscription(WireModel):
     id: str
-    offer_id: str
+    offer_id: str | None = None
     offer_name: str | None = None
     friendly_name: str | None = None
     entitlement_id: str | None = None
     quantity: int
     unit_type: str | None = None
     parent_subscription_id: str | None = None
-    creation_date: datetime | None = None
-    effective_start_date: datetime | None = None
-    commitment_end_date: datetime | None = None
+    creation_date: UtcDatetime | None = None
+    effective_start_date: UtcDatetime | None = None
+    commitment_end_date: UtcDatetime | None = None
     term_duration: str | None = None
     auto_renew_enabled: bool | None = None
     status: SubscriptionStatus
@@ -222,9 +319,9 @@ class DailyRatedUsageLineItem(WireModel):
     publisher_id: str | None = None
     subscription_id: str
     subscription_description: str | None = None
-    charge_start_date: datetime | None = None
-    charge_end_date: datetime | None = None
-    usage_date: datetime
+    charge_start_date: UtcDatetime | None = None
+    charge_end_date: UtcDatetime | None = None
+    usage_date: UtcDatetime
     meter_type: str | None = None
     meter_category: str | None = None
     meter_id: str | None = None
@@ -286,7 +383,7 @@ class InvoiceSummary(WireModel):
     """A partner invoice (`GET /v1/invoices`, page `get-invoices`): billed usage is read per one."""
 
     id: str
-    invoice_date: datetime | None = None
+    invoice_date: UtcDatetime | None = None
     invoice_type: str | None = None
     document_type: str | None = None
     currency_code: str | None = None
@@ -308,7 +405,7 @@ class OneTimeInvoiceLineItem(WireModel):
     mpn_id: str | None = None
     reseller_mpn_id: str | None = None
     order_id: str | None = None
-    order_date: datetime | None = None
+    order_date: UtcDatetime | None = None
     product_id: str | None = None
     sku_id: str | None = None
     availability_id: str | None = None
@@ -328,8 +425,8 @@ class OneTimeInvoiceLineItem(WireModel):
     publisher_id: str | None = None
     subscription_description: str | None = None
     subscription_id: str | None = None
-    charge_start_date: datetime | None = None
-    charge_end_date: datetime | None = None
+    charge_start_date: UtcDatetime | None = None
+    charge_end_date: UtcDatetime | None = None
     term_and_billing_cycle: str | None = None
     alternate_id: str | None = None
     price_adjustment_description: str | None = None
@@ -346,16 +443,22 @@ class OneTimeInvoiceLineItem(WireModel):
 # ---------------------------------------------------------------- fraud events
 
 
-class FraudEvent(WireModel):
-    """An Azure fraud notification (field table of ``get-fraud-events``).
+def _count_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
-    ``subscription_id`` is the customer's Azure subscription. ``hit_count`` is a string on
-    the wire and is read as an integer. The older names (``azureSubscriptionId``,
+
+class FraudEvent(WireModel):
+    """An Azure fraud notification (``get-fraud-events``, ``update-fraud-events-status``).
+
+    As documented: ``hitCount`` is a string (`hits` reads it as a number), times carry no
+    zone (UTC), ``subscriptionType`` is ``modern``. The fields in `FRAUD_NEW_MODEL_FIELDS`
+    come only with the ``X-NewEventsModel: true`` request header. ``subscription_id`` is the
+    customer's Azure subscription. The older names (``azureSubscriptionId``,
     ``customerName``, ``eventName``, ``occurrenceCount``) are accepted too.
     """
 
     event_id: str
-    event_time: datetime | None = None
+    event_time: ZonelessUtcDatetime | None = None
     partner_tenant_id: str | None = None
     partner_friendly_name: str | None = None
     customer_tenant_id: str | None = None
@@ -371,47 +474,58 @@ class FraudEvent(WireModel):
         validation_alias=AliasChoices("subscriptionId", "azureSubscriptionId", "subscription_id"),
         serialization_alias="subscriptionId",
     )
-    subscription_name: str | None = None
     subscription_type: str | None = None
     entity_id: str | None = None
     entity_name: str | None = None
     entity_url: str | None = None
-    hit_count: int | None = Field(
+    hit_count: Annotated[str | None, BeforeValidator(_count_text)] = Field(
         default=None,
         validation_alias=AliasChoices("hitCount", "occurrenceCount", "hit_count"),
         serialization_alias="hitCount",
     )
     catalog_offer_id: str | None = None
-    event_status: FraudEventStatus
+    event_status: WireFraudEventStatus
+    service_name: str | None = None
+    resource_name: str | None = None
+    resource_group_name: str | None = None
+    first_occurrence: ZonelessUtcDatetime | None = None
+    last_occurrence: ZonelessUtcDatetime | None = None
+    first_observed: ZonelessUtcDatetime | None = None
+    last_observed: ZonelessUtcDatetime | None = None
+    resolved_reason: str | None = None
+    resolved_on: ZonelessUtcDatetime | None = None
+    resolved_by: str | None = None
+    # the new event model (X-NewEventsModel: true)
     event_type: str | None = Field(
         default=None,
         validation_alias=AliasChoices("eventType", "eventName", "event_type"),
         serialization_alias="eventType",
     )
-    service_name: str | None = None
-    resource_name: str | None = None
-    resource_group_name: str | None = None
-    first_occurrence: datetime | None = None
-    last_occurrence: datetime | None = None
-    first_observed: datetime | None = None
-    last_observed: datetime | None = None
-    resolved_reason: str | None = None
-    resolved_on: datetime | None = None
-    resolved_by: str | None = None
     severity: str | None = None
     confidence_level: str | None = None
     display_name: str | None = None
     description: str | None = None
     country: str | None = None
+    value_added_reseller_tenant_id: str | None = None
+    value_added_reseller_friendly_name: str | None = None
+    subscription_name: str | None = None
     affected_resources: list[dict[str, Any]] | None = None
     additional_details: dict[str, Any] | None = None
+    is_test: str | None = None
+    activity_logs: Any = None
+
+    @property
+    def hits(self) -> int | None:
+        """``hitCount`` as a number (None when absent or not a whole number)."""
+        text = (self.hit_count or "").strip()
+        return int(text) if text.isdigit() else None
 
 
 class FraudEventStatusUpdate(WireModel):
     """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status``."""
 
     event_ids: list[str] = Field(default_factory=list)
-    event_status: FraudEventStatus
+    event_status: WireFraudEventStatus
     resolved_reason: Literal["Fraud", "Ignore"] | None = None
 
 
@@ -435,24 +549,31 @@ class ServiceRequestContact(WireModel):
 
 class ServiceRequestNote(WireModel):
     created_by_name: str | None = None
-    created_date: datetime | None = None
+    created_date: UtcDatetime | None = None
     text: str | None = None
+
+
+class ServiceRequestOrganization(WireModel):
+    id: str | None = None
+    name: str | None = None
+    phone_number: str | None = None
 
 
 class ServiceRequest(WireModel):
     id: str | None = None
     title: str
     description: str | None = None
-    severity: ServiceRequestSeverity
-    status: ServiceRequestStatus | None = None
+    severity: WireServiceRequestSeverity
+    status: WireServiceRequestStatus | None = None
+    organization: ServiceRequestOrganization | None = None
     support_topic_id: str | int | None = None
     support_topic_name: str | None = None
     primary_contact: ServiceRequestContact | None = None
     product_name: str | None = None
     product_id: str | None = None
-    created_date: datetime | None = None
-    last_modified_date: datetime | None = None
-    last_closed_date: datetime | None = None
+    created_date: UtcDatetime | None = None
+    last_modified_date: UtcDatetime | None = None
+    last_closed_date: UtcDatetime | None = None
     notes: list[ServiceRequestNote] | None = None
     country_code: str | None = None
     attributes: ResourceAttributes | None = None
@@ -463,7 +584,7 @@ class NewServiceRequest(WireModel):
 
     title: str
     description: str
-    severity: ServiceRequestSeverity
+    severity: WireServiceRequestSeverity
     support_topic_id: str
 
 
