@@ -95,7 +95,9 @@ def documented_state() -> SandboxState:
     # the documented subscriptions: the suspend page's (active, so it can be suspended) and
     # the ones the subscription pages print
     documented = example("suspend-a-subscription", "response")["body"]
-    state.add_subscription(CUSTOMER, Subscription.model_validate({**documented, "Status": "active"}))
+    state.add_subscription(
+        CUSTOMER, Subscription.model_validate({**documented, "Status": "active"})
+    )
     for page, name in (
         ("get-a-subscription-by-id", "response (license-based)"),
         ("get-all-of-a-customer-s-subscriptions", "response"),

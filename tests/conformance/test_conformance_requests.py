@@ -124,9 +124,7 @@ def send(client: httpx.Client, sandbox, page: str, ex: dict[str, Any]) -> httpx.
     return client.request(ex["method"], url, headers=headers, content=content)
 
 
-@pytest.mark.parametrize(
-    ("page", "ex"), REQUESTS, ids=[f"{p}:{e['name']}" for p, e in REQUESTS]
-)
+@pytest.mark.parametrize(("page", "ex"), REQUESTS, ids=[f"{p}:{e['name']}" for p, e in REQUESTS])
 def test_the_sandbox_accepts_the_documented_request(sandbox, page, ex):
     if (page, ex["name"]) in NOT_SERVED:
         pytest.skip(NOT_SERVED[(page, ex["name"])])

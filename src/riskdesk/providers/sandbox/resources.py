@@ -149,7 +149,7 @@ def make_fraud_event(
         entity_id=entity,
         entity_name=vm,
         entity_url=f"https://portal.azure.com/#resource{entity}",
-        hit_count=days,
+        hit_count=str(days),  # a string, as documented
         catalog_offer_id=plan_offer_id,
         event_status=status,
         event_type="NetworkConnectionsToCryptoMiningPools",
