@@ -17,6 +17,7 @@ from conformance_docs import CUSTOMER, examples, load
 from pydantic import BaseModel, TypeAdapter
 
 from riskdesk.providers.auth import StaticToken
+from riskdesk.providers.errors import PermanentProviderError
 from riskdesk.providers.partner_center import PartnerCenter
 from riskdesk.providers.records import Collection, ServiceRequest
 
@@ -142,3 +143,19 @@ def test_documented_shapes_read_as_riskdesk_needs_them():
         load("get-invoiceline-items")["examples"][1]["body"], 200
     )[:1]
     assert line.reseller_mpn_id == "0"  # a number where a string is documented
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"code": 2000, "description": "Invalid input", "data": []},
+        {"code": "2000", "description": "Invalid input", "data": []},
+        {"Code": 2000, "Description": "Invalid input", "Data": []},
+    ],
+)
+def test_an_error_code_is_a_number_or_a_string_in_any_case(error):
+    """page error-codes: {code, description, data}; the code is printed as a number."""
+    with pytest.raises(PermanentProviderError) as info:
+        _client(error, 400).get_subscription(CUSTOMER, SUB)
+    assert str(info.value.code) == "2000"
+    assert "Invalid input" in str(info.value)
