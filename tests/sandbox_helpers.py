@@ -19,12 +19,17 @@ def next_url(base_url: str, uri: str) -> str:
 def all_pages(
     client: httpx.Client, base_url: str, path: str, params: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Every page of a collection, following links.next with its MS-ContinuationToken."""
+    """Every page of a collection, following links.next with its MS-ContinuationToken.
+
+    A bare JSON array (fraud events, as documented) is one page: ``{"items": [...]}``.
+    """
     pages = []
     response = client.get(base_url + path, params=params)
     while True:
         assert response.status_code == 200, response.text
         body = response.json()
+        if isinstance(body, list):
+            return [*pages, {"items": body}]
         pages.append(body)
         following = (body.get("links") or {}).get("next")
         if not following:

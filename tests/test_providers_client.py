@@ -245,7 +245,8 @@ def test_fraud_events_as_a_bare_array(server, client):
         ],
     )
     events = list(client.list_fraud_events(status="Active"))
-    assert events[0].hit_count == 10
+    assert events[0].hit_count == "10"  # a string, as documented
+    assert events[0].hits == 10
     assert server.requests[0].query == {"EventStatus": "Active"}
 
 
@@ -390,11 +391,11 @@ def test_html_error_page_is_a_response_error_naming_the_call(server, client):
 
 def test_missing_required_field_is_a_response_error(server, client):
     body = subscription()
-    del body["offerId"]
+    del body["status"]  # (offerId is not required: the documented suspend body has none)
     server.handler = lambda req: (200, {}, {"totalCount": 1, "items": [body]})
     with pytest.raises(ProviderResponseError) as info:
         list(client.list_subscriptions(CUSTOMER))
-    assert "items.0.offerId" in str(info.value)
+    assert "items.0.status" in str(info.value)
     assert "Field required" in str(info.value)
 
 

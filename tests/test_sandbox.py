@@ -126,22 +126,37 @@ def test_continuation_token_of_another_query_is_refused(sandbox, client):
 
 
 def test_fraud_events_filter_and_page(sandbox, client):
-    every = [i for p in all_pages(client, sandbox.base_url, "/v1/fraudEvents", {"size": 2})
-             for i in p["items"]]  # fmt: skip
+    listed = client.get(sandbox.base_url + "/v1/fraudEvents")
+    every = listed.json()
+    assert isinstance(every, list)  # a bare JSON array, as documented
     assert Counter(e["eventId"] for e in every) == Counter(list(sandbox.state.fraud_events))
+    assert all(isinstance(e["hitCount"], str) and e["subscriptionType"] == "modern" for e in every)
+    assert not any("eventType" in e or "severity" in e for e in every)  # classic model
     for status in ("Active", "Investigating", "Resolved"):
         body = client.get(sandbox.base_url + "/v1/fraudEvents", params={"EventStatus": status})
-        events = [FraudEvent.model_validate(e) for e in body.json()["items"]]
+        events = [FraudEvent.model_validate(e) for e in body.json()]
         assert events and {e.event_status for e in events} == {status}
     one = every[0]["subscriptionId"]
     body = client.get(sandbox.base_url + "/v1/fraudEvents", params={"SubscriptionId": one})
-    assert {e["subscriptionId"] for e in body.json()["items"]} == {one}
+    assert {e["subscriptionId"] for e in body.json()} == {one}
     bad = client.get(sandbox.base_url + "/v1/fraudEvents", params={"EventStatus": "Open"})
     assert_error(bad, 400)
+    # the new event model: its fields, and PageSize/PageNumber paging
+    new = {"X-NewEventsModel": "true"}
+    paged = [
+        client.get(
+            sandbox.base_url + "/v1/fraudEvents",
+            params={"PageSize": 2, "PageNumber": n},
+            headers=new,
+        ).json()
+        for n in range(1, len(every) // 2 + 2)
+    ]
+    assert [e["eventId"] for p in paged for e in p] == [e["eventId"] for e in every]
+    assert all("eventType" in e and "severity" in e for p in paged for e in p)
 
 
 def test_fraud_event_status_update(sandbox, client):
-    active = client.get(sandbox.base_url + "/v1/fraudEvents?EventStatus=Active").json()["items"]
+    active = client.get(sandbox.base_url + "/v1/fraudEvents?EventStatus=Active").json()
     event = active[0]
     url = f"{sandbox.base_url}/v1/fraudEvents/subscription/{event['subscriptionId']}/status"
     response = client.post(
@@ -149,7 +164,7 @@ def test_fraud_event_status_update(sandbox, client):
         json={"eventIds": [event["eventId"]], "eventStatus": "Resolved", "resolvedReason": "Fraud"},
     )
     assert response.status_code == 200, response.text
-    (updated,) = response.json()["items"]
+    (updated,) = response.json()  # a bare array of the updated events, as documented
     assert updated["eventStatus"] == "Resolved" and updated["resolvedReason"] == "Fraud"
     assert sandbox.state.fraud_events[event["eventId"]].event_status == "Resolved"
     assert_error(client.post(url, json={"eventIds": [], "eventStatus": "Resolved"}), 400)
@@ -157,7 +172,7 @@ def test_fraud_event_status_update(sandbox, client):
     assert_error(client.post(url, json={"eventStatus": "Closed"}), 400)
     # eventIds empty: every event of the subscription.
     again = client.post(url, json={"eventIds": [], "eventStatus": "Active"})
-    assert {e["eventStatus"] for e in again.json()["items"]} == {"Active"}
+    assert {e["eventStatus"] for e in again.json()} == {"Active"}
 
 
 # ---------------------------------------------------------------------- authentication

@@ -20,7 +20,8 @@ Pages followed (learn.microsoft.com/partner-center/developer/...):
   invoicelineitemtype=usagelineitems&currencycode=..&size=..; the next page is ``links.next``
   (``seekOperation=Next`` in its uri, ``MS-ContinuationToken`` in its headers).
 - ``get-invoice-billed-recon-lineitems`` (new commerce): ``invoicelineitemtype=billinglineitems``.
-- ``get-fraud-events`` (GET /v1/fraudEvents?EventStatus=..&SubscriptionId=..),
+- ``get-fraud-events`` (GET /v1/fraudEvents?EventStatus=..&SubscriptionId=.., a bare JSON
+  array; sent with ``X-NewEventsModel: true`` for the new event model's fields),
   ``update-fraud-events-status`` (POST /v1/fraudEvents/subscription/{id}/status).
 - ``get-service-request-support-topics`` (GET /v1/servicerequests/supporttopics),
   ``create-a-service-request`` (POST /v1/servicerequests/{agentLocale}),
@@ -90,6 +91,9 @@ class PartnerCenter(PartnerCenterHttp):
 
     ``client`` may be injected (tests, shared connection pools); it is then not closed here.
     """
+
+    #: Ask for the fraud events' new event model (``X-NewEventsModel: true``).
+    new_events_model: bool = True
 
     # ------------------------------------------------------------ customers and subscriptions
 
@@ -174,6 +178,15 @@ class PartnerCenter(PartnerCenterHttp):
         # learn.microsoft.com/partner-center/developer/get-invoices
         return self._paged("list_invoices", "/v1/invoices", None, InvoiceSummary, decimal=True)
 
+    def get_invoice(self, invoice_id: str) -> InvoiceSummary:
+        # learn.microsoft.com/partner-center/developer/get-invoice-by-id
+        call = f"get_invoice({invoice_id})"
+        response = self._request(
+            call, "GET", f"/v1/invoices/{quote(invoice_id, safe='')}", correlation_id=self._new_id()
+        )
+        data = self._json(call, response, decimal=True)
+        return self._model(call, InvoiceSummary, data, response=response)
+
     def list_invoice_lines(
         self, invoice_id: str, currency: str
     ) -> Iterator[OneTimeInvoiceLineItem]:
@@ -204,7 +217,11 @@ class PartnerCenter(PartnerCenterHttp):
         what = ", ".join(
             x for x in (status, subscription_id and f"subscription {subscription_id}") if x
         )
-        return self._paged(f"list_fraud_events({what})", "/v1/fraudEvents", params, FraudEvent)
+        # The new event model's fields (eventType, severity, ...) come only with this header.
+        headers = {"X-NewEventsModel": "true"} if self.new_events_model else None
+        return self._paged(
+            f"list_fraud_events({what})", "/v1/fraudEvents", params, FraudEvent, headers=headers
+        )
 
     def update_fraud_events(
         self,

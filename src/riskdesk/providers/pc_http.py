@@ -142,6 +142,7 @@ class PartnerCenterHttp:
         model: type[M],
         *,
         decimal: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> Iterator[M]:
         """Items of every page, fetched lazily; one correlation id for the whole listing."""
         correlation_id = self._new_id()
@@ -158,7 +159,7 @@ class PartnerCenterHttp:
                 "GET",
                 target,
                 params=params,
-                headers=extra_headers,
+                headers={**(headers or {}), **extra_headers},
                 correlation_id=correlation_id,
             )
             data = self._json(call, response, decimal=decimal)

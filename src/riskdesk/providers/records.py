@@ -3,18 +3,8 @@
 Both the client (`partner_center.py`) and the sandbox server (`sandbox/`) speak through these
 models, so the sandbox cannot drift from what the client accepts.
 
-Conventions
-
-- Python attributes are snake_case; on the wire every field has the camelCase name the API
-  uses (``alias_generator=to_camel``), and models accept either spelling
-  (``populate_by_name=True``). Serialise with ``model_dump(mode="json", by_alias=True)``
-  (`to_wire()` does exactly that, leaving out fields that were never set).
-- ``extra="allow"``: fields riskdesk does not model are kept and written back unchanged.
-  That matters for suspend / reactivate, which PATCH the *whole* subscription resource.
-- Only the fields riskdesk cannot work without are required; a response missing one is a
-  malformed response (the client raises `ProviderResponseError`).
-- Amounts in usage and invoice lines are `Decimal` (the client parses JSON numbers of those
-  responses as Decimal, so no float ever touches money).
+Conventions (keys in any case, unknown fields kept, UTC times, numbers and enumerations in
+any documented spelling) are `records_base`'s.
 
 Sources (learn.microsoft.com/partner-center/developer/...):
 
@@ -31,52 +21,39 @@ Sources (learn.microsoft.com/partner-center/developer/...):
   is a bare JSON array; the client also accepts a collection envelope.
 - ``service-request-resources``, ``create-a-service-request``, ``get-service-request-by-id``,
   ``get-service-requests``, ``get-service-request-support-topics``: ServiceRequest, SupportTopic.
-- ``error-codes``: the error body ``{code, description, data}``; a 429 answers with
-  ``{statusCode, message}`` instead (see FACTS.md).
+- ``error-codes``: the error body ``{code, description, data}`` (``code`` a number or a
+  string); a 429 answers with ``{statusCode, message}`` instead (see FACTS.md).
+
+The documented examples these models are checked against are transcribed, page by page, in
+``tests/conformance/fixtures/``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AliasChoices, BaseModel, BeforeValidator, Field
 
-from riskdesk.providers.records_keys import enum_by_number, fold_keys
-
-# An amount: exact in Python, a JSON number on the wire (as Partner Center sends it).
-WireDecimal = Annotated[
-    Decimal, PlainSerializer(lambda v: float(v), return_type=float, when_used="json")
-]
-
-SubscriptionStatus = Literal["active", "suspended", "deleted", "pending", "expired", "disabled"]
-BillingCycle = Literal["monthly", "annual", "none", "one_time", "triennial", "unknown"]
-BillingType = Literal["license", "usage", "none", "unknown"]
-FraudEventStatus = Literal["Active", "Investigating", "Resolved"]
-ServiceRequestSeverity = Literal["unknown", "minimal", "moderate", "critical"]
-ServiceRequestStatus = Literal["none", "open", "closed", "attention_needed"]
-
-
-class WireModel(BaseModel):
-    """Base of every wire record: camelCase aliases, unknown fields kept."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="allow",
-    )
-
-    def to_wire(self) -> dict[str, Any]:
-        """The JSON-ready dict the API would send: camelCase, unset fields left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
-
-
-class ResourceAttributes(WireModel):
-    object_type: str | None = None
-    etag: str | None = None
-
+from riskdesk.providers.records_base import (
+    FRAUD_NEW_MODEL_FIELDS as FRAUD_NEW_MODEL_FIELDS,
+)
+from riskdesk.providers.records_base import (
+    BillingCycle,
+    BillingType,
+    ResourceAttributes,
+    SubscriptionStatus,
+    UtcDatetime,
+    WireDecimal,
+    WireFraudEventStatus,
+    WireModel,
+    WireServiceRequestSeverity,
+    WireServiceRequestStatus,
+    ZonelessUtcDatetime,
+)
+from riskdesk.providers.records_base import FraudEventStatus as FraudEventStatus
+from riskdesk.providers.records_base import ServiceRequestSeverity as ServiceRequestSeverity
+from riskdesk.providers.records_base import ServiceRequestStatus as ServiceRequestStatus
+from riskdesk.providers.wire_keys import enum_key as enum_key
 
 # ---------------------------------------------------------------- collection envelope
 
@@ -172,16 +149,16 @@ class Customer(WireModel):
 
 class Subscription(WireModel):
     id: str
-    offer_id: str
+    offer_id: str | None = None
     offer_name: str | None = None
     friendly_name: str | None = None
     entitlement_id: str | None = None
     quantity: int
     unit_type: str | None = None
     parent_subscription_id: str | None = None
-    creation_date: datetime | None = None
-    effective_start_date: datetime | None = None
-    commitment_end_date: datetime | None = None
+    creation_date: UtcDatetime | None = None
+    effective_start_date: UtcDatetime | None = None
+    commitment_end_date: UtcDatetime | None = None
     term_duration: str | None = None
     auto_renew_enabled: bool | None = None
     status: SubscriptionStatus
@@ -224,9 +201,9 @@ class DailyRatedUsageLineItem(WireModel):
     publisher_id: str | None = None
     subscription_id: str
     subscription_description: str | None = None
-    charge_start_date: datetime | None = None
-    charge_end_date: datetime | None = None
-    usage_date: datetime
+    charge_start_date: UtcDatetime | None = None
+    charge_end_date: UtcDatetime | None = None
+    usage_date: UtcDatetime
     meter_type: str | None = None
     meter_category: str | None = None
     meter_id: str | None = None
@@ -288,7 +265,7 @@ class InvoiceSummary(WireModel):
     """A partner invoice (`GET /v1/invoices`, page `get-invoices`): billed usage is read per one."""
 
     id: str
-    invoice_date: datetime | None = None
+    invoice_date: UtcDatetime | None = None
     invoice_type: str | None = None
     document_type: str | None = None
     currency_code: str | None = None
@@ -310,7 +287,7 @@ class OneTimeInvoiceLineItem(WireModel):
     mpn_id: str | None = None
     reseller_mpn_id: str | None = None
     order_id: str | None = None
-    order_date: datetime | None = None
+    order_date: UtcDatetime | None = None
     product_id: str | None = None
     sku_id: str | None = None
     availability_id: str | None = None
@@ -330,8 +307,8 @@ class OneTimeInvoiceLineItem(WireModel):
     publisher_id: str | None = None
     subscription_description: str | None = None
     subscription_id: str | None = None
-    charge_start_date: datetime | None = None
-    charge_end_date: datetime | None = None
+    charge_start_date: UtcDatetime | None = None
+    charge_end_date: UtcDatetime | None = None
     term_and_billing_cycle: str | None = None
     alternate_id: str | None = None
     price_adjustment_description: str | None = None
@@ -348,16 +325,22 @@ class OneTimeInvoiceLineItem(WireModel):
 # ---------------------------------------------------------------- fraud events
 
 
-class FraudEvent(WireModel):
-    """An Azure fraud notification (field table of ``get-fraud-events``).
+def _count_text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
-    ``subscription_id`` is the customer's Azure subscription. ``hit_count`` is a string on
-    the wire and is read as an integer. The older names (``azureSubscriptionId``,
+
+class FraudEvent(WireModel):
+    """An Azure fraud notification (``get-fraud-events``, ``update-fraud-events-status``).
+
+    As documented: ``hitCount`` is a string (`hits` reads it as a number), times carry no
+    zone (UTC), ``subscriptionType`` is ``modern``. The fields in `FRAUD_NEW_MODEL_FIELDS`
+    come only with the ``X-NewEventsModel: true`` request header. ``subscription_id`` is the
+    customer's Azure subscription. The older names (``azureSubscriptionId``,
     ``customerName``, ``eventName``, ``occurrenceCount``) are accepted too.
     """
 
     event_id: str
-    event_time: datetime | None = None
+    event_time: ZonelessUtcDatetime | None = None
     partner_tenant_id: str | None = None
     partner_friendly_name: str | None = None
     customer_tenant_id: str | None = None
@@ -373,53 +356,59 @@ class FraudEvent(WireModel):
         validation_alias=AliasChoices("subscriptionId", "azureSubscriptionId", "subscription_id"),
         serialization_alias="subscriptionId",
     )
-    subscription_name: str | None = None
     subscription_type: str | None = None
     entity_id: str | None = None
     entity_name: str | None = None
     entity_url: str | None = None
-    hit_count: int | None = Field(
+    hit_count: Annotated[str | None, BeforeValidator(_count_text)] = Field(
         default=None,
         validation_alias=AliasChoices("hitCount", "occurrenceCount", "hit_count"),
         serialization_alias="hitCount",
     )
     catalog_offer_id: str | None = None
-    event_status: FraudEventStatus
+    event_status: WireFraudEventStatus
+    service_name: str | None = None
+    resource_name: str | None = None
+    resource_group_name: str | None = None
+    first_occurrence: ZonelessUtcDatetime | None = None
+    last_occurrence: ZonelessUtcDatetime | None = None
+    first_observed: ZonelessUtcDatetime | None = None
+    last_observed: ZonelessUtcDatetime | None = None
+    resolved_reason: str | None = None
+    resolved_on: ZonelessUtcDatetime | None = None
+    resolved_by: str | None = None
+    # the new event model (X-NewEventsModel: true)
     event_type: str | None = Field(
         default=None,
         validation_alias=AliasChoices("eventType", "eventName", "event_type"),
         serialization_alias="eventType",
     )
-    service_name: str | None = None
-    resource_name: str | None = None
-    resource_group_name: str | None = None
-    first_occurrence: datetime | None = None
-    last_occurrence: datetime | None = None
-    first_observed: datetime | None = None
-    last_observed: datetime | None = None
-    resolved_reason: str | None = None
-    resolved_on: datetime | None = None
-    resolved_by: str | None = None
     severity: str | None = None
     confidence_level: str | None = None
     display_name: str | None = None
     description: str | None = None
     country: str | None = None
+    value_added_reseller_tenant_id: str | None = None
+    value_added_reseller_friendly_name: str | None = None
+    subscription_name: str | None = None
     affected_resources: list[dict[str, Any]] | None = None
     additional_details: dict[str, Any] | None = None
+    is_test: str | None = None
+    activity_logs: Any = None
+
+    @property
+    def hits(self) -> int | None:
+        """``hitCount`` as a number (None when absent or not a whole number)."""
+        text = (self.hit_count or "").strip()
+        return int(text) if text.isdigit() else None
 
 
 class FraudEventStatusUpdate(WireModel):
-    """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status`` (keys any case)."""
+    """Body of POST ``/v1/fraudEvents/subscription/{subscriptionId}/status``."""
 
     event_ids: list[str] = Field(default_factory=list)
-    event_status: FraudEventStatus
+    event_status: WireFraudEventStatus
     resolved_reason: Literal["Fraud", "Ignore"] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _any_case(cls, data: Any) -> Any:
-        return fold_keys(cls, data)
 
 
 # ---------------------------------------------------------------- service requests
@@ -442,24 +431,31 @@ class ServiceRequestContact(WireModel):
 
 class ServiceRequestNote(WireModel):
     created_by_name: str | None = None
-    created_date: datetime | None = None
+    created_date: UtcDatetime | None = None
     text: str | None = None
+
+
+class ServiceRequestOrganization(WireModel):
+    id: str | None = None
+    name: str | None = None
+    phone_number: str | None = None
 
 
 class ServiceRequest(WireModel):
     id: str | None = None
     title: str
     description: str | None = None
-    severity: Annotated[ServiceRequestSeverity, enum_by_number(ServiceRequestSeverity)]
-    status: Annotated[ServiceRequestStatus | None, enum_by_number(ServiceRequestStatus)] = None
+    severity: WireServiceRequestSeverity
+    status: WireServiceRequestStatus | None = None
+    organization: ServiceRequestOrganization | None = None
     support_topic_id: str | int | None = None
     support_topic_name: str | None = None
     primary_contact: ServiceRequestContact | None = None
     product_name: str | None = None
     product_id: str | None = None
-    created_date: datetime | None = None
-    last_modified_date: datetime | None = None
-    last_closed_date: datetime | None = None
+    created_date: UtcDatetime | None = None
+    last_modified_date: UtcDatetime | None = None
+    last_closed_date: UtcDatetime | None = None
     notes: list[ServiceRequestNote] | None = None
     country_code: str | None = None
     attributes: ResourceAttributes | None = None
@@ -470,7 +466,7 @@ class NewServiceRequest(WireModel):
 
     title: str
     description: str
-    severity: ServiceRequestSeverity
+    severity: WireServiceRequestSeverity
     support_topic_id: str
 
 

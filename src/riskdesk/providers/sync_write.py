@@ -181,8 +181,10 @@ def apply_subscriptions(
                 sub = Subscription(
                     customer_id=customer.id,
                     provider_subscription_id=wire.id,
-                    offer_id=wire.offer_id[:100],
-                    offer_name=(wire.offer_name or wire.friendly_name or wire.offer_id)[:200],
+                    offer_id=(wire.offer_id or "")[:100],
+                    offer_name=(wire.offer_name or wire.friendly_name or wire.offer_id or wire.id)[
+                        :200
+                    ],
                     kind="consumption" if wire.billing_type == "usage" else "seat",
                     quantity=max(wire.quantity, 0),
                     unit_price=Decimal(0),

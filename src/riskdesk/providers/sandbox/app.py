@@ -26,7 +26,6 @@ from riskdesk.providers.sandbox import (
     inputs,
     routes_billing,
     routes_budget,
-    routes_customer_requests,
     routes_customers,
     routes_fraud,
     routes_service_requests,
@@ -130,5 +129,4 @@ def create_app(state: SandboxState, *, token: str, faults: Faults | None = None)
     routes_fraud.register(app, state)
     routes_service_requests.register(app, state)
     routes_budget.register(app, state)
-    routes_customer_requests.register(app, state)
     return app

@@ -138,7 +138,8 @@ def paged(
     """One page of `items` in the collection envelope, with `links.next` when more follow.
 
     The next page is asked for with the link's uri (same filters, `seekOperation=Next`) and
-    the `MS-ContinuationToken` header from the link.
+    the `MS-ContinuationToken` header from the link. A first request may start at the
+    documented 0-based ``offset``.
     """
     params_in = query(request)
     size_text = params_in.get("size", ("size", str(default_size)))[1]
@@ -151,7 +152,7 @@ def paged(
     if size < 1:
         raise ApiError(400, Codes.INVALID_INPUT, f"size must be at least 1: {size}")
     size = min(size, max_size)
-    filters = {k: v for k, v in params_in.items() if k not in ("size", "seekoperation")}
+    filters = {k: v for k, v in params_in.items() if k not in ("size", "seekoperation", "offset")}
     scope = request.url.path + "?" + urlencode(sorted((k, v[1]) for k, v in filters.items()))
     seek = params_in.get("seekoperation", ("", ""))[1]
     token = request.headers.get(CONTINUATION_HEADER)
@@ -167,6 +168,11 @@ def paged(
         raise ApiError(
             400, Codes.INVALID_INPUT, f"seekOperation=Next needs the {CONTINUATION_HEADER} header"
         )
+    elif "offset" in params_in:  # the documented 0-based offset (size={size}&offset={offset})
+        text = params_in["offset"][1]
+        if not text.strip().isdigit():
+            raise ApiError(400, Codes.INVALID_INPUT, f"offset must be 0 or more: {text!r}")
+        offset = int(text)
     chunk, following = page(items, offset, size)
     links = None
     next_token = None

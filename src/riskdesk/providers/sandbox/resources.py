@@ -145,14 +145,14 @@ def make_fraud_event(
         customer_friendly_name=customer.company_profile.company_name,
         subscription_id=azure_subscription_id,
         subscription_name="Azure subscription 1",
-        subscription_type="Modern",
+        subscription_type="modern",  # as documented
         entity_id=entity,
         entity_name=vm,
         entity_url=f"https://portal.azure.com/#resource{entity}",
-        hit_count=days,
+        hit_count=str(days),  # a string, as documented
         catalog_offer_id=plan_offer_id,
         event_status=status,
-        event_type="CryptoMining",
+        event_type="NetworkConnectionsToCryptoMiningPools",
         service_name="Microsoft.Compute",
         resource_name=vm,
         resource_group_name=group,
@@ -162,6 +162,7 @@ def make_fraud_event(
         last_observed=_midnight(last_day) + timedelta(hours=6),
         severity="High",
         confidence_level="High",
+        is_test="false",
         display_name="Crypto mining activity detected",
         description=(
             f"Crypto currency mining suspected: {detail}virtual machines running "

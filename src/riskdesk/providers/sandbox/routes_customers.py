@@ -66,17 +66,21 @@ def register(app: FastAPI, state: SandboxState) -> None:
 # ---------------------------------------------------------------------- PATCH semantics
 
 # Fields the server owns: a client sending them back changed is not asking for a change.
-_SERVER_FIELDS = {"status", "attributes", "suspension_reasons"}
+# Compared lower-cased with underscores dropped, since unknown keys keep the case they came in.
+_SERVER_FIELDS = {"status", "attributes", "suspensionreasons", "links"}
 _STATUSES_SETTABLE = {"active", "suspended"}
 
 
 def apply_subscription_patch(current: Subscription, body: Subscription) -> Subscription:
     """The subscription after a PATCH with `body`; `current` itself when nothing changes.
 
-    Only `status` may change (`active` <-> `suspended`). Any other field present in the
-    body with another value is a 400; a deleted subscription is a 409.
+    The body is the whole subscription resource, as the documentation asks (page
+    ``suspend-a-subscription``: PascalCase keys, no ``offerId``); keys are read in any case
+    and fields the body leaves out are left as they are. Only `status` may change
+    (`active` <-> `suspended`). Any other field present in the body with another value is a
+    400; a deleted subscription is a 409.
     """
-    if body.id != current.id:
+    if body.id.lower() != current.id.lower():
         raise ApiError(
             400,
             Codes.READ_ONLY_FIELD,
@@ -87,7 +91,7 @@ def apply_subscription_patch(current: Subscription, body: Subscription) -> Subsc
     changed = sorted(
         name
         for name, value in sent.items()
-        if name not in _SERVER_FIELDS and now.get(name) != value
+        if name.replace("_", "").lower() not in _SERVER_FIELDS and now.get(name) != value
     )
     if changed:
         names = ", ".join(wire_alias(Subscription, n) if n in Subscription.model_fields else n

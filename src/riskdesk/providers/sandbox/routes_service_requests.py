@@ -1,4 +1,12 @@
-"""The sandbox's service requests: support topics, listing, reading and opening one."""
+"""The sandbox's service requests: support topics, listing, reading and opening one.
+
+As documented: ``POST /v1/servicerequests/{agentLocale}`` takes the whole ServiceRequest
+resource with PascalCase keys (page ``create-a-service-request``: ``Id``, ``Status`` and the
+dates are sent as placeholders and ignored); Title, Description, Severity and
+SupportTopicId are what it needs. ``GET /v1/customers/{id}/servicerequests`` (page
+``get-all-service-requests-for-a-customer``) lists those whose ``organization`` is the
+customer (or that `SandboxState.service_request_customers` gives to it when seeded).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +32,23 @@ def register(app: FastAPI, state: SandboxState) -> None:
     def list_service_requests(request: Request):
         with state.lock:
             requests = list(state.service_requests.values())
+        return inputs.paged(request, requests, wire, default_size=100, max_size=100)
+
+    @app.get("/v1/customers/{customer_id}/servicerequests")
+    def list_customer_service_requests(request: Request, customer_id: str):
+        with state.lock:
+            if customer_id not in state.customers:
+                raise ApiError(
+                    404, Codes.CUSTOMER_NOT_FOUND, f"customer {customer_id} was not found"
+                )
+            wanted = customer_id.lower()
+            # The customer's by the documented `organization`, or as the sandbox was seeded.
+            requests = [
+                r
+                for rid, r in state.service_requests.items()
+                if (r.organization is not None and (r.organization.id or "").lower() == wanted)
+                or state.service_request_customers.get(rid, "").lower() == wanted
+            ]
         return inputs.paged(request, requests, wire, default_size=100, max_size=100)
 
     @app.get("/v1/servicerequests/{request_id}")

@@ -256,7 +256,7 @@ class SandboxState:
             entitlement_description="Azure subscription",
             partner_earned_credit_percentage=Decimal(0),
             charge_type="new",
-            invoice_line_item_type="usagelineitems",
+            invoice_line_item_type="usage_line_items",  # as documented
             billing_provider="marketplace",
             attributes=ResourceAttributes(object_type="DailyRatedUsageLineItem"),
         )
