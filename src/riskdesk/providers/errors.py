@@ -79,3 +79,14 @@ class PermanentProviderError(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The provider answered, but not with what the API documents (malformed or unexpected)."""
+
+
+ETAG_CONFLICT_CODES = frozenset({"2055"})  # error-codes page: "Etag is no longer valid"
+
+
+def is_etag_conflict(error: ProviderError) -> bool:
+    """A PATCH refused because the etag it carried is stale: HTTP 412 (Precondition failed,
+    the documented answer to a stale If-Match), or error code 2055 with any status."""
+    if not isinstance(error, PermanentProviderError):
+        return False
+    return error.status == 412 or str(error.code) in ETAG_CONFLICT_CODES

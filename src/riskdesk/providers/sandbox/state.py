@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from riskdesk.errors import InvalidInputError
+from riskdesk.providers.sandbox.journal import note_change
 from riskdesk.providers.records import (
     Customer,
     DailyRatedUsageLineItem,
@@ -278,7 +279,11 @@ class SandboxState:
             return document
 
     def save(self) -> None:
-        """Write the state to `path` (if any) atomically: temp file, fsync, rename."""
+        """Write the state to `path` (if any) atomically: temp file, fsync, rename.
+
+        Every change is followed by a save, so this is also where the request being served is
+        marked as having changed the state (`journal.note_change`, for the request log)."""
+        note_change()
         if self.path is None:
             return
         with self.lock:
