@@ -3,6 +3,7 @@
     RiskdeskError
      └── ProviderError                  anything that went wrong talking to the provider
           ├── TransientProviderError     429, 5xx, timeout, connection refused/reset: retry later
+          │    └── EtagConflictError     a stale etag again after re-reading once: retry later
           ├── PermanentProviderError     any other 4xx: retrying the same request cannot help
           └── ProviderResponseError      an answer we cannot use: not JSON (an HTML error page),
                                          a missing field, a wrong type
@@ -79,6 +80,11 @@ class PermanentProviderError(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The provider answered, but not with what the API documents (malformed or unexpected)."""
+
+
+class EtagConflictError(TransientProviderError):
+    """The resource changed again between our second read and our second write (two stale
+    etags in a row): nothing was changed; try again later, from a fresh read."""
 
 
 ETAG_CONFLICT_CODES = frozenset({"2055"})  # error-codes page: "Etag is no longer valid"

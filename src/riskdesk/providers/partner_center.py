@@ -43,7 +43,11 @@ from pydantic import TypeAdapter
 
 from riskdesk.providers.base import SettableStatus
 from riskdesk.providers.clouds import CLOUDS, Cloud, CloudEndpoints, endpoints
-from riskdesk.providers.errors import PermanentProviderError, is_etag_conflict
+from riskdesk.providers.errors import (
+    EtagConflictError,
+    PermanentProviderError,
+    is_etag_conflict,
+)
 from riskdesk.providers.pc_http import LIST_PAGE_SIZE, USAGE_PAGE_SIZE, PartnerCenterHttp
 from riskdesk.providers.records import (
     Customer,
@@ -137,10 +141,18 @@ class PartnerCenter(PartnerCenterHttp):
                     correlation_id=correlation_id,
                 )
             except PermanentProviderError as exc:
-                if attempt == 1 and is_etag_conflict(exc):
+                if not is_etag_conflict(exc):
+                    raise
+                if attempt == 1:
                     logger.info("%s: the etag was stale (%s); reading it again", call, exc.detail)
                     continue
-                raise
+                raise EtagConflictError(
+                    f"the subscription changed again while being set {status}: {exc.detail}",
+                    call=call,
+                    status=exc.status,
+                    request_id=exc.request_id,
+                    correlation_id=exc.correlation_id,
+                ) from exc
             return self._model(call, Subscription, self._json(call, response), response=response)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 

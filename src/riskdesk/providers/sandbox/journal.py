@@ -7,8 +7,8 @@ business failure), the value should be reset for the next call"). So the sandbox
 answer the endpoint gave to each request id that a client chose, for the methods that change
 state (POST, PUT, PATCH, DELETE):
 
-* a repeat with the same id, method, path and body is answered with the kept response and
-  changes nothing (logged with ``replayed: true``);
+* a repeat with the same id, method, path and body (its JSON compared canonically) is
+  answered with the kept response and changes nothing (logged with ``replayed: true``);
 * a repeat with the same id but another method, path or body is refused with 409
   (``Codes.REQUEST_ID_REUSED``): one request id is one call, never a second, different one;
 * answers the front door gave instead of the endpoint (401, 413, an injected 429 / 5xx) are
@@ -19,9 +19,10 @@ arrives while the first attempt is still running replays its answer instead of r
 
 The request log has one entry per request: time, method, path, request id (``null`` when the
 client sent none), status, ``state_changed`` (the endpoint saved a change to the state),
-``replayed``, ``fault`` (what the front door answered instead: ``throttle``, ``error``,
-``unauthorized``, ``too_large``), ``dropped`` (the connection was closed after the change,
-before the reply) and ``change`` (what changed, when the route says). Tests read
+``replayed``, ``body_sha256`` (of a keyed request's body), ``fault`` (what the front door
+answered instead: ``throttle``, ``error``, ``unauthorized``, ``too_large``), ``dropped`` (the
+connection was closed after the change, before the reply) and ``change`` (what changed, when
+the route says). Tests read
 `RequestLog.entries`; with a path, every entry is also appended to that file as one JSON line
 (``riskdesk sandbox --request-log FILE``).
 
@@ -41,9 +42,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from riskdesk.providers.sandbox.inputs import MAX_BODY_BYTES
 from riskdesk.providers.sandbox.wire import Codes, error_response
 
 Scope = MutableMapping[str, Any]
@@ -69,6 +72,7 @@ class LogEntry:
     fault: str | None = None
     dropped: bool = False
     change: str | None = None
+    body_sha256: str | None = None  # of a keyed request's body (POST/PUT/PATCH/DELETE)
 
 
 @dataclass(frozen=True)
@@ -173,20 +177,29 @@ class Journal:
         method = scope["method"].upper()
         request_id = _header(scope, b"ms-requestid")
         entry = self.log.start(method, scope["path"], request_id)
-        if method not in CHANGING_METHODS or not request_id:
-            token = _current.set(entry)
-            try:
-                await app(scope, receive, _capturing(send, entry))
-            finally:
-                _current.reset(token)
-            self.log.write(entry)
-            return
-        lock = await self._lock(request_id)
+        written = False
+
+        def finish() -> None:  # before the last byte of the reply: a client that has the
+            nonlocal written  # reply finds its request in the log
+            if not written:
+                written = True
+                self.log.write(entry)
+
         try:
-            await self._serve_keyed(app, scope, receive, send, entry, request_id)
+            if method not in CHANGING_METHODS or not request_id:
+                token = _current.set(entry)
+                try:
+                    await app(scope, receive, _capturing(send, entry, finish))
+                finally:
+                    _current.reset(token)
+                return
+            lock = await self._lock(request_id)
+            try:
+                await self._serve_keyed(app, scope, receive, send, entry, request_id, finish)
+            finally:
+                self._unlock(request_id, lock)
         finally:
-            self._unlock(request_id, lock)
-        self.log.write(entry)
+            finish()
 
     async def _serve_keyed(
         self,
@@ -196,29 +209,36 @@ class Journal:
         send: Send,
         entry: LogEntry,
         request_id: str,
+        finish: Callable[[], None],
     ) -> None:
-        digest = hashlib.sha256()
+        chunks_in: list[bytes] = []
+        size = 0
         body_done = False
 
         async def hashing_receive() -> Message:
-            nonlocal body_done
+            nonlocal body_done, size
             message = await receive()
             if message["type"] == "http.request":
-                digest.update(message.get("body", b""))
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size <= MAX_BODY_BYTES:
+                    chunks_in.append(chunk)
                 body_done = body_done or not message.get("more_body", False)
             return message
 
         kept = self._kept.get(request_id)
         if kept is not None:
-            # The body is read to compare it; a client retrying sends the same bytes.
-            while not body_done:
+            # The body is read to compare it with the kept call's.
+            while not body_done and size <= MAX_BODY_BYTES:
                 message = await hashing_receive()
                 if message["type"] != "http.request":
                     break
-            fingerprint = (entry.method, entry.path, digest.hexdigest())
+            fingerprint = (entry.method, entry.path, _body_digest(chunks_in, size))
+            entry.body_sha256 = fingerprint[2]
             if fingerprint == kept.fingerprint:
                 entry.replayed = True
                 entry.status = kept.status
+                finish()
                 await _send_kept(send, kept)
                 return
             response = error_response(
@@ -227,8 +247,7 @@ class Journal:
                 f"MS-RequestId {request_id} was already used for another request "
                 f"({kept.fingerprint[0]} {kept.fingerprint[1]}); use a new id for a new call",
             )
-            entry.status = 409
-            await response(scope, _nothing_more, _capturing(send, entry))
+            await response(scope, _nothing_more, _capturing(send, entry, finish))
             return
         status = 0
         headers: list[tuple[bytes, bytes]] = []
@@ -246,6 +265,13 @@ class Journal:
                     message["headers"] = [*headers, (DROP_HEADER, b"1")]
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    entry.body_sha256 = _body_digest(chunks_in, size)
+                    if status < 500:  # the endpoint's answer: kept before it is sent
+                        fingerprint = (entry.method, entry.path, entry.body_sha256)
+                        kept = _Kept(fingerprint, status, headers, b"".join(chunks))
+                        self._keep(request_id, kept)
+                    finish()
             await send(message)
 
         token = _current.set(entry)
@@ -253,19 +279,32 @@ class Journal:
             await app(scope, hashing_receive, keeping_send)
         finally:
             _current.reset(token)
-        if status and status < 500:
-            fingerprint = (entry.method, entry.path, digest.hexdigest())
-            self._keep(request_id, _Kept(fingerprint, status, headers, b"".join(chunks)))
+
+
+def _body_digest(chunks: list[bytes], size: int) -> str:
+    """SHA-256 of a body: of its JSON written canonically (sorted keys, no spaces) when it is
+    JSON, so the same call encoded by another JSON writer is the same call; else of its bytes."""
+    raw = b"".join(chunks)
+    if size > MAX_BODY_BYTES:
+        return "too-large:" + hashlib.sha256(raw).hexdigest()
+    try:
+        data = json.loads(raw, parse_float=Decimal) if raw.strip() else None
+    except (ValueError, RecursionError):
+        return hashlib.sha256(raw).hexdigest()
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 async def _nothing_more() -> Message:
     return {"type": "http.disconnect"}
 
 
-def _capturing(send: Send, entry: LogEntry) -> Send:
+def _capturing(send: Send, entry: LogEntry, finish: Callable[[], None]) -> Send:
     async def capture(message: Message) -> None:
         if message["type"] == "http.response.start":
             entry.status = message["status"]
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            finish()
         await send(message)
 
     return capture

@@ -99,6 +99,7 @@ def check_etag(current: Subscription, if_match: str | None, body: Subscription) 
         f"(its etag is now {etag}); read it again",
     )
 
+
 # Fields the server owns: a client sending them back changed is not asking for a change.
 _SERVER_FIELDS = {"status", "attributes", "suspension_reasons"}
 _STATUSES_SETTABLE = {"active", "suspended"}

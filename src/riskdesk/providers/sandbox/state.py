@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from riskdesk.errors import InvalidInputError
-from riskdesk.providers.sandbox.journal import note_change
 from riskdesk.providers.records import (
     Customer,
     DailyRatedUsageLineItem,
@@ -39,6 +38,7 @@ from riskdesk.providers.records import (
     Subscription,
     SupportTopic,
 )
+from riskdesk.providers.sandbox.journal import note_change
 
 STATE_FORMAT = "riskdesk-sandbox-state/1"
 PARTNER_ID = "3b33e682-00c3-41ee-9dd2-a548adf56438"  # the sandbox partner's tenant
