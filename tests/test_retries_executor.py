@@ -37,9 +37,16 @@ def _sandbox_state(path) -> list[str]:
     for sub_id in ids:
         state.add_subscription(
             TENANT,
-            make_subscription(sub_id, "CFQ7TTC0LFLX:0001", "Microsoft 365 E3", kind="seat",
-                              quantity=1, billing_cycle="monthly", status="active",
-                              created_on=date(2025, 1, 1)),  # fmt: skip
+            make_subscription(
+                sub_id,
+                "CFQ7TTC0LFLX:0001",
+                "Microsoft 365 E3",
+                kind="seat",
+                quantity=1,
+                billing_cycle="monthly",
+                status="active",
+                created_on=date(2025, 1, 1),
+            ),  # fmt: skip
         )
     state.save()
     return ids
