@@ -1,6 +1,6 @@
-"""The must-show of safe retries: through the executor, hundreds of suspensions and
-reactivations against `riskdesk sandbox --throttle-rate 0.3 --error-rate 0.1` that also drops
-the connection after applying a change, before the reply. Every subscription ends in the
+"""The must-show of safe retries: through the executor (four side by side), 500 suspensions
+and 250 reactivations against `riskdesk sandbox --throttle-rate 0.3 --error-rate 0.1` that
+also drops the connection after applying a change, before the reply. Every subscription ends in the
 state riskdesk asked for, and the sandbox's request log shows no change applied twice."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import httpx
@@ -28,6 +29,7 @@ from riskdesk.providers.sandbox.resources import make_customer, make_subscriptio
 TENANT = "5c0ffee0-0000-4000-8000-000000000001"
 SUBSCRIPTIONS = 500
 REACTIVATED = 250  # the first 250 are reactivated after all 500 were suspended
+EXECUTORS = 4  # side by side, each with its own client
 
 
 def _sandbox_state(path) -> list[str]:
@@ -79,12 +81,13 @@ def _enqueue(engine, book, ids, kind, payload):
                            payload=payload, now=T0)  # fmt: skip
 
 
-def _drain(engine, executor, clock) -> int:
-    """Run the executor until nothing is waiting; returns the executor's own retries."""
+def _drain(engine, executors, clock) -> int:
+    """Run the executors side by side until nothing is waiting; returns their own retries."""
     retried = 0
     for _ in range(40):
-        report = executor.run_once()
-        retried += report.retried
+        with ThreadPoolExecutor(len(executors)) as pool:
+            reports = list(pool.map(lambda executor: executor.run_once(), executors))
+        retried += sum(report.retried for report in reports)
         with session_scope(engine) as session:
             waiting = session.scalar(
                 select(func.count())
@@ -123,16 +126,23 @@ def test_suspensions_and_reactivations_through_faults_and_dropped_replies(engine
     server, base_url = _start(command)
     started = time.monotonic()
     try:
-        provider = PartnerCenter(StaticToken("sandbox-token"), base_url=base_url,
-                                 backoff_base=0.001, backoff_max=0.01, max_attempts=12)  # fmt: skip
+        providers = [
+            PartnerCenter(StaticToken("sandbox-token"), base_url=base_url,
+                          backoff_base=0.001, backoff_max=0.01, max_attempts=12)
+            for _ in range(EXECUTORS)
+        ]  # fmt: skip
         clock = Clock()
-        executor = _executor(engine, provider, now=clock, backoff_base=timedelta(minutes=1))
+        executors = [
+            _executor(engine, provider, now=clock, backoff_base=timedelta(minutes=1))
+            for provider in providers
+        ]
         _enqueue(engine, book, ids, "suspend_subscription", SUSPEND)
-        executor_retries = _drain(engine, executor, clock)
+        executor_retries = _drain(engine, executors, clock)
         _enqueue(engine, book, ids[:REACTIVATED], "reactivate_subscription",
                  {"reason": "non_payment"})  # fmt: skip
-        executor_retries += _drain(engine, executor, clock)
-        provider.close()
+        executor_retries += _drain(engine, executors, clock)
+        for provider in providers:
+            provider.close()
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
