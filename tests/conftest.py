@@ -105,6 +105,7 @@ SLOW_MODULES = (
     "test_webhooks",
     "test_sandbox_state",
     "test_policy_limits",
+    "test_retries_executor",
 )
 
 

@@ -43,6 +43,9 @@ class SandboxRequest:
     latency_ms: int = 0
     token: str = "sandbox-token"  # noqa: S105 - the local sandbox's well-known default
     seed: int | None = None
+    drop_rate: float = 0.0
+    request_log: Path | None = None
+    retry_after_max_s: int = 1
 
 
 def serve_sandbox(deps: Deps, request: SandboxRequest) -> None:
@@ -66,4 +69,7 @@ def serve_sandbox(deps: Deps, request: SandboxRequest) -> None:
         request.token,
         seed_state=seed_state,
         seed=request.seed,
+        drop_rate=request.drop_rate,
+        request_log=request.request_log,
+        retry_after_max_s=request.retry_after_max_s,
     )

@@ -132,6 +132,24 @@ def sandbox(
         str, typer.Option(envvar="RISKDESK_PROVIDER_SANDBOX_TOKEN", help="Bearer token to accept.")
     ] = "sandbox-token",  # noqa: S107 - the local sandbox's well-known default
     seed: Annotated[int | None, typer.Option(help="Makes the injected faults repeatable.")] = None,
+    drop_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Share of state changes whose connection is closed before the reply.",
+        ),
+    ] = 0.0,
+    request_log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append every request (method, path, request id, status, state changed) "
+            "to this file, one JSON line each."
+        ),
+    ] = None,
+    max_retry_after: Annotated[
+        int, typer.Option(min=0, help="Largest Retry-After (seconds) of a throttled answer.")
+    ] = 1,
 ) -> None:
     """Serve a local Partner-Center-compatible API until Ctrl-C (for demos and tests).
 
@@ -141,7 +159,18 @@ def sandbox(
     Example: [bold]riskdesk sandbox --state demo-sandbox.json --throttle-rate 0.3[/bold]
     """
     request = uc.SandboxRequest(
-        port, state, seed_from_book, truth, throttle_rate, error_rate, latency_ms, token, seed
+        port,
+        state,
+        seed_from_book,
+        truth,
+        throttle_rate,
+        error_rate,
+        latency_ms,
+        token,
+        seed,
+        drop_rate=drop_rate,
+        request_log=request_log,
+        retry_after_max_s=max_retry_after,
     )
     with user_errors():
         uc.serve_sandbox(deps_of(ctx), request)

@@ -3,6 +3,7 @@
     RiskdeskError
      └── ProviderError                  anything that went wrong talking to the provider
           ├── TransientProviderError     429, 5xx, timeout, connection refused/reset: retry later
+          │    └── EtagConflictError     a stale etag again after re-reading once: retry later
           ├── PermanentProviderError     any other 4xx: retrying the same request cannot help
           └── ProviderResponseError      an answer we cannot use: not JSON (an HTML error page),
                                          a missing field, a wrong type
@@ -116,3 +117,19 @@ class NotOfferedError(ProviderError):
 def offered(feature: str, cloud: str) -> bool:
     """Whether the documentation lists `feature` for `cloud`."""
     return cloud not in NOT_DOCUMENTED_ON[feature]
+
+
+class EtagConflictError(TransientProviderError):
+    """The resource changed again between our second read and our second write (two stale
+    etags in a row): nothing was changed; try again later, from a fresh read."""
+
+
+ETAG_CONFLICT_CODES = frozenset({"2055"})  # error-codes page: "Etag is no longer valid"
+
+
+def is_etag_conflict(error: ProviderError) -> bool:
+    """A PATCH refused because the etag it carried is stale: HTTP 412 (Precondition failed,
+    the documented answer to a stale If-Match), or error code 2055 with any status."""
+    if not isinstance(error, PermanentProviderError):
+        return False
+    return error.status == 412 or str(error.code) in ETAG_CONFLICT_CODES

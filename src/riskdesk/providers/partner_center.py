@@ -51,7 +51,13 @@ from pydantic import TypeAdapter
 
 from riskdesk.providers.base import SettableStatus
 from riskdesk.providers.clouds import CLOUDS, Cloud, CloudEndpoints, endpoints
-from riskdesk.providers.errors import NotOfferedError, offered
+from riskdesk.providers.errors import (
+    EtagConflictError,
+    NotOfferedError,
+    PermanentProviderError,
+    is_etag_conflict,
+    offered,
+)
 from riskdesk.providers.pc_http import LIST_PAGE_SIZE, USAGE_PAGE_SIZE, PartnerCenterHttp
 from riskdesk.providers.records import (
     Customer,
@@ -115,6 +121,15 @@ class PartnerCenter(PartnerCenterHttp):
     def set_subscription_status(
         self, customer_id: str, subscription_id: str, status: SettableStatus
     ) -> Subscription:
+        """Read the subscription, then PATCH it with ``status`` and its etag (``If-Match``).
+
+        The PATCH keeps one ``MS-RequestId`` over its retries (a timeout, a dropped connection,
+        429, 5xx), so Partner Center answers a retry of an applied change from what it kept,
+        and never applies it twice. A stale etag (412, or error code 2055 "Etag is no longer
+        valid") means someone changed the subscription after it was read: it is read again
+        and, if it is still not ``status``, patched once more, under a new request id and with
+        the new etag. A second conflict is raised (`PermanentProviderError`).
+        """
         if status not in ("active", "suspended"):
             raise ValueError(f"status must be 'active' or 'suspended', not {status!r}")
         call = (
@@ -122,20 +137,38 @@ class PartnerCenter(PartnerCenterHttp):
             f"{_short(subscription_id)}, {status})"
         )
         correlation_id = self._new_id()
-        current = self._get_subscription(call, customer_id, subscription_id, correlation_id)
-        if current.status == status:
-            logger.info("%s: already %s, nothing to do", call, status)
-            return current
-        body = current.to_wire()
-        body["status"] = status
-        response = self._request(
-            call,
-            "PATCH",
-            self._subscription_path(customer_id, subscription_id),
-            json_body=body,
-            correlation_id=correlation_id,
-        )
-        return self._model(call, Subscription, self._json(call, response), response=response)
+        for attempt in (1, 2):
+            current = self._get_subscription(call, customer_id, subscription_id, correlation_id)
+            if current.status == status:
+                logger.info("%s: already %s, nothing to do", call, status)
+                return current
+            body = current.to_wire()
+            body["status"] = status
+            etag = current.attributes.etag if current.attributes else None
+            try:
+                response = self._request(
+                    call,
+                    "PATCH",
+                    self._subscription_path(customer_id, subscription_id),
+                    json_body=body,
+                    headers={"If-Match": etag} if etag else None,
+                    correlation_id=correlation_id,
+                )
+            except PermanentProviderError as exc:
+                if not is_etag_conflict(exc):
+                    raise
+                if attempt == 1:
+                    logger.info("%s: the etag was stale (%s); reading it again", call, exc.detail)
+                    continue
+                raise EtagConflictError(
+                    f"the subscription changed again while being set {status}: {exc.detail}",
+                    call=call,
+                    status=exc.status,
+                    request_id=exc.request_id,
+                    correlation_id=exc.correlation_id,
+                ) from exc
+            return self._model(call, Subscription, self._json(call, response), response=response)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     def _subscription_path(self, customer_id: str, subscription_id: str) -> str:
         return (

@@ -217,6 +217,9 @@ class PartnerCenterHttp:
         path = urlsplit(url).path
         request_id = self._new_id()  # the same on every retry of this request
         ids: dict[str, Any] = {"request_id": request_id, "correlation_id": correlation_id}
+        # One request id, one body: the bytes are made once, so a retry under the same id can
+        # never carry a different change.
+        content = json.dumps(json_body, default=str).encode() if json_body is not None else None
         started = time.monotonic()
         attempt = 0
         while True:
@@ -238,7 +241,6 @@ class PartnerCenterHttp:
             if json_body is not None:
                 request_headers["Content-Type"] = "application/json"
             request_headers.update(headers or {})
-            content = json.dumps(json_body, default=str).encode() if json_body is not None else None
             sent = time.monotonic()
             failure: TransientProviderError
             try:

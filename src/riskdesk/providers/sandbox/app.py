@@ -5,6 +5,10 @@ the body is read), latency, then `Authorization: Bearer <token>` (401), then the
 fault (429 / 5xx, before any state is read or changed), then the endpoint.
 `MS-RequestId` and `MS-CorrelationId` are echoed back (or made up when absent).
 
+Behind the front door, the `journal` keeps the endpoint's answer to each client-chosen
+`MS-RequestId` of a POST / PUT / PATCH / DELETE and replays it for a repeat without changing
+state; every request (those the front door refused too) goes into its request log.
+
 The routes live one module per resource (`routes_customers`, `routes_billing`,
 `routes_fraud`, `routes_service_requests`); bodies and error codes in `wire`, query and body
 parsing and paging in `inputs`.
@@ -31,13 +35,22 @@ from riskdesk.providers.sandbox import (
     routes_service_requests,
 )
 from riskdesk.providers.sandbox.faults import Faults
+from riskdesk.providers.sandbox.journal import Journal, JournalMiddleware
 from riskdesk.providers.sandbox.state import SandboxState
 from riskdesk.providers.sandbox.wire import ApiError, Codes, WireResponse, error_response
 
 
-def create_app(state: SandboxState, *, token: str, faults: Faults | None = None) -> FastAPI:
+def create_app(
+    state: SandboxState,
+    *,
+    token: str,
+    faults: Faults | None = None,
+    journal: Journal | None = None,
+) -> FastAPI:
     """The sandbox application over `state`; every request needs `Bearer <token>`."""
     faults = faults or Faults()
+    journal = journal or Journal()
+    journal.drop_after_change = faults.draw_drop
     app = FastAPI(
         title="riskdesk Partner Center sandbox",
         openapi_url=None,
@@ -47,7 +60,10 @@ def create_app(state: SandboxState, *, token: str, faults: Faults | None = None)
     )
     app.state.sandbox = state
     app.state.faults = faults
+    app.state.journal = journal
     expected = f"bearer {token}".encode()
+    # Added before the front door, so it runs inside it: after authentication and faults.
+    app.add_middleware(JournalMiddleware, journal=journal)
 
     @app.middleware("http")
     async def partner_center_front_door(request: Request, call_next):
@@ -67,11 +83,14 @@ def create_app(state: SandboxState, *, token: str, faults: Faults | None = None)
         scheme, _, credential = supplied.partition(" ")
         presented = f"{scheme.lower()} {credential.strip()}".encode()
         response: Response
-        if refused is not None:  # before anything of the body is read
+        fault: str | None = None
+        if refused is not None:
+            fault = "too_large"  # before anything of the body is read
             response = error_response(
                 refused.status, refused.code, refused.description, Connection="close"
             )
         elif not secrets.compare_digest(presented, expected):
+            fault = "unauthorized"
             response = error_response(
                 401,
                 Codes.UNAUTHORIZED,
@@ -79,29 +98,37 @@ def create_app(state: SandboxState, *, token: str, faults: Faults | None = None)
                 **{"WWW-Authenticate": 'Bearer realm="partner-center-sandbox"'},
             )
         else:
-            fault = faults.draw()
-            if fault.kind == "throttle":
+            drawn = faults.draw()
+            if drawn.kind == "throttle":
+                fault = "throttle"
                 body = ThrottleBody(
                     status_code=429,
                     message=(
-                        f"Rate limit is exceeded. Try again in {fault.retry_after_s} seconds."
+                        f"Rate limit is exceeded. Try again in {drawn.retry_after_s} seconds."
                     ),
                 )
                 response = WireResponse(
                     body.to_wire(),
                     status_code=429,
-                    headers={"Retry-After": str(fault.retry_after_s)},
+                    headers={"Retry-After": str(drawn.retry_after_s)},
                 )
-            elif fault.kind == "error":
+            elif drawn.kind == "error":
+                fault = "error"
                 description = (
                     "The service is temporarily unavailable (injected fault)"
-                    if fault.status == 503
+                    if drawn.status == 503
                     else "An internal error occurred (injected fault)"
                 )
-                code = Codes.UNAVAILABLE if fault.status == 503 else Codes.INTERNAL
-                response = error_response(fault.status, code, description)
+                code = Codes.UNAVAILABLE if drawn.status == 503 else Codes.INTERNAL
+                response = error_response(drawn.status, code, description)
             else:
                 response = await call_next(request)
+        if fault is not None:  # the journal never saw it; it changed nothing
+            entry = journal.log.start(
+                request.method, request.url.path, request.headers.get("MS-RequestId") or None
+            )
+            entry.status, entry.fault = response.status_code, fault
+            journal.log.write(entry)
         response.headers["MS-RequestId"] = request_id
         response.headers["MS-CorrelationId"] = correlation_id
         return response

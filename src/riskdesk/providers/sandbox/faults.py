@@ -1,9 +1,12 @@
-"""Fault injection for the sandbox: throttling (429), server errors (5xx) and latency.
+"""Fault injection for the sandbox: throttling (429), server errors (5xx), latency, and the
+connection dropped after a change was applied, before the reply.
 
 Every request draws from one seeded random generator, so a sandbox started with the same
 seed and sent the same sequence of requests answers with the same faults. Faults are decided
 before a request touches the state: a request answered with a fault changed nothing, so a
-client may safely retry it (even a PATCH).
+client may safely retry it (even a PATCH). A dropped connection is the other case: the change
+was applied and the reply is lost; the client's retry under the same ``MS-RequestId`` is
+answered from the kept response (`journal`) and changes nothing again.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class Faults:
       and the `{statusCode, message}` body.
     * `error_rate`: share of requests answered 500 or 503 with `{code, description}`.
     * `latency_ms`: added to every request (faulted or not).
+    * `drop_rate`: share of requests that changed the state whose connection is closed
+      before the reply is sent.
     * `seed`: makes the sequence of faults repeatable.
     """
 
@@ -38,12 +43,13 @@ class Faults:
     error_rate: float = 0.0
     latency_ms: int = 0
     seed: int | None = None
+    drop_rate: float = 0.0
     retry_after_max_s: int = 1
     _random: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("throttle_rate", "error_rate"):
+        for name in ("throttle_rate", "error_rate", "drop_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
@@ -54,7 +60,7 @@ class Faults:
 
     @property
     def active(self) -> bool:
-        return bool(self.throttle_rate or self.error_rate or self.latency_ms)
+        return bool(self.throttle_rate or self.error_rate or self.latency_ms or self.drop_rate)
 
     def draw(self) -> Fault:
         """The fault for the next request (thread-safe, deterministic for a seed)."""
@@ -68,3 +74,10 @@ class Faults:
         if error < self.error_rate:
             return Fault("error", server_status, latency_ms=self.latency_ms)
         return Fault("none", latency_ms=self.latency_ms)
+
+    def draw_drop(self) -> bool:
+        """Whether to drop the connection of a request that just changed the state."""
+        if not self.drop_rate:
+            return False
+        with self._lock:
+            return self._random.random() < self.drop_rate

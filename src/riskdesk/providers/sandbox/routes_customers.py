@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 
 from riskdesk.providers.records import Customer, ResourceAttributes, Subscription, wire_alias
 from riskdesk.providers.sandbox import inputs
+from riskdesk.providers.sandbox.journal import note_change
 from riskdesk.providers.sandbox.state import SandboxState, new_etag
 from riskdesk.providers.sandbox.wire import ApiError, Codes, wire
 
@@ -56,14 +57,48 @@ def register(app: FastAPI, state: SandboxState) -> None:
         body = await inputs.body(request, Subscription)
         with state.lock:
             current = subscription_or_404(customer_id, subscription_id)
+            check_etag(current, request.headers.get("If-Match"), body)
             updated = apply_subscription_patch(current, body)
             if updated is not current:
                 state.subscriptions[customer_id][subscription_id] = updated
+                note_change(f"subscription {subscription_id}: {current.status} -> {updated.status}")
                 state.save()
             return wire(updated)
 
 
 # ---------------------------------------------------------------------- PATCH semantics
+
+
+def _etag_value(text: str) -> str:
+    text = text.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    return text.strip('"')
+
+
+def check_etag(current: Subscription, if_match: str | None, body: Subscription) -> None:
+    """A stale etag (the `If-Match` header, else the body's `attributes.etag`) is a 412.
+
+    Partner Center's error codes page: "412: Precondition failed ... used when optimistic
+    concurrency detection is implemented using an If-Match header", with error code 2055 "Etag
+    is no longer valid". `If-Match: *` matches any etag; a body without an etag is not checked.
+    """
+    etag = current.attributes.etag if current.attributes else None
+    if if_match is not None and if_match.strip():
+        sent = [_etag_value(part) for part in if_match.split(",")]
+        if "*" in sent or etag is None or etag in sent:
+            return
+    else:
+        given = body.attributes.etag if body.attributes else None
+        if given is None or etag is None or _etag_value(given) == etag:
+            return
+    raise ApiError(
+        412,
+        Codes.ETAG_NO_LONGER_VALID,
+        f"Etag is no longer valid: subscription {current.id} was changed since it was read "
+        f"(its etag is now {etag}); read it again",
+    )
+
 
 # Fields the server owns: a client sending them back changed is not asking for a change.
 # Compared lower-cased with underscores dropped, since unknown keys keep the case they came in.

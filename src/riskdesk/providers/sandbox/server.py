@@ -14,6 +14,7 @@ import uvicorn
 
 from riskdesk.providers.sandbox.app import create_app
 from riskdesk.providers.sandbox.faults import Faults
+from riskdesk.providers.sandbox.journal import Journal, RequestLog, drop_connection_wrapper
 from riskdesk.providers.sandbox.sample import sample_state
 from riskdesk.providers.sandbox.state import SandboxState
 
@@ -43,11 +44,11 @@ def _base_url(sock: socket.socket) -> str:
 
 
 def _uvicorn_server(
-    state: SandboxState, token: str, faults: Faults | None, log_level: str
+    state: SandboxState, token: str, faults: Faults | None, log_level: str, journal: Journal
 ) -> uvicorn.Server:
-    app = create_app(state, token=token, faults=faults or Faults())
+    app = create_app(state, token=token, faults=faults or Faults(), journal=journal)
     config = uvicorn.Config(
-        app,
+        drop_connection_wrapper(app),
         log_level=log_level,
         lifespan="off",
         access_log=False,
@@ -60,7 +61,8 @@ class SandboxServer:
     """A sandbox running in a background thread on a free loopback port.
 
     Use as a context manager, or call `stop()`. `base_url` (no trailing slash) and `token`
-    are what a client needs; `state` is the live state (read it to check what a client did).
+    are what a client needs; `state` is the live state (read it to check what a client did),
+    `request_log` every request it answered (`journal.RequestLog`).
     """
 
     def __init__(
@@ -72,13 +74,16 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        request_log: RequestLog | None = None,
     ) -> None:
         self.state = state
         self.token = token
         self.faults = faults or Faults()
+        self.journal = Journal(request_log)
+        self.request_log = self.journal.log
         self._socket = _bind(host, port)
         self.base_url = _base_url(self._socket)
-        self._server = _uvicorn_server(state, token, self.faults, log_level)
+        self._server = _uvicorn_server(state, token, self.faults, log_level, self.journal)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="riskdesk-sandbox", daemon=True)
 
@@ -131,6 +136,7 @@ def start_sandbox(
     faults: Faults | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    request_log: RequestLog | None = None,
 ) -> SandboxServer:
     """Start a sandbox in a background thread and wait until it accepts connections.
 
@@ -140,7 +146,9 @@ def start_sandbox(
             httpx.get(sandbox.base_url + "/v1/customers",
                       headers={"Authorization": f"Bearer {sandbox.token}"})
     """
-    return SandboxServer(state, token=token, faults=faults, host=host, port=port).start()
+    return SandboxServer(
+        state, token=token, faults=faults, host=host, port=port, request_log=request_log
+    ).start()
 
 
 def run_sandbox(
@@ -151,14 +159,17 @@ def run_sandbox(
     token: str = DEFAULT_TOKEN,
     faults: Faults | None = None,
     announce: bool = True,
+    request_log: Path | None = None,
 ) -> None:
     """Serve in the foreground until interrupted (Ctrl-C / SIGTERM).
 
-    The base URL and token are printed to stderr once the port is bound.
+    The base URL and token are printed to stderr once the port is bound. With `request_log`,
+    every request is appended to that file as one JSON line (`journal.LogEntry`).
     """
     state = state if state is not None else SandboxState()
     sock = _bind(host, port)
-    server = _uvicorn_server(state, token, faults, "warning")
+    journal = Journal(RequestLog(Path(request_log)) if request_log is not None else None)
+    server = _uvicorn_server(state, token, faults, "warning", journal)
     if announce:
         # The well-known default token is shown; one the operator chose is not echoed.
         shown = token if token == DEFAULT_TOKEN else "(the one given)"
@@ -183,6 +194,9 @@ def serve(
     seed_state: Callable[[], SandboxState] | None = None,
     host: str = "127.0.0.1",
     seed: int | None = None,
+    drop_rate: float = 0.0,
+    request_log: Path | None = None,
+    retry_after_max_s: int = 1,
 ) -> None:
     """The `riskdesk sandbox` command: serve until Ctrl-C, printing base URL and token.
 
@@ -198,6 +212,11 @@ def serve(
         state.path = Path(state_file) if state_file is not None else None
         state.save()
     faults = Faults(
-        throttle_rate=throttle_rate, error_rate=error_rate, latency_ms=latency_ms, seed=seed
+        throttle_rate=throttle_rate,
+        error_rate=error_rate,
+        latency_ms=latency_ms,
+        seed=seed,
+        drop_rate=drop_rate,
+        retry_after_max_s=retry_after_max_s,
     )
-    run_sandbox(host, port, state=state, token=token, faults=faults)
+    run_sandbox(host, port, state=state, token=token, faults=faults, request_log=request_log)

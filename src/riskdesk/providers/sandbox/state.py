@@ -39,6 +39,7 @@ from riskdesk.providers.records import (
     SupportTopic,
 )
 from riskdesk.providers.records_budget import SpendingBudget
+from riskdesk.providers.sandbox.journal import note_change
 
 STATE_FORMAT = "riskdesk-sandbox-state/1"
 PARTNER_ID = "3b33e682-00c3-41ee-9dd2-a548adf56438"  # the sandbox partner's tenant
@@ -286,7 +287,11 @@ class SandboxState:
             return document
 
     def save(self) -> None:
-        """Write the state to `path` (if any) atomically: temp file, fsync, rename."""
+        """Write the state to `path` (if any) atomically: temp file, fsync, rename.
+
+        Every change is followed by a save, so this is also where the request being served is
+        marked as having changed the state (`journal.note_change`, for the request log)."""
+        note_change()
         if self.path is None:
             return
         with self.lock:

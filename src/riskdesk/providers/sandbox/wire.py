@@ -41,6 +41,8 @@ class Codes:
     INVALID_STATUS = "800003"
     SUBSCRIPTION_DELETED = "800004"
     METHOD_NOT_ALLOWED = "405"
+    ETAG_NO_LONGER_VALID = "2055"  # error-codes page: "Etag is no longer valid"
+    REQUEST_ID_REUSED = "409"
     TOO_LARGE = "413"
     INTERNAL = "500"
     UNAVAILABLE = "503"
