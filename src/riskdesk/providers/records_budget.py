@@ -7,12 +7,7 @@ Pages ``get-a-customer-s-usage-spending-budget`` and ``update-a-customer-s-usage
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import model_validator
-
 from riskdesk.providers.records import Links, ResourceAttributes, WireDecimal, WireModel
-from riskdesk.providers.records_keys import fold_keys
 
 
 class SpendingBudget(WireModel):
@@ -28,8 +23,3 @@ class SpendingBudget(WireModel):
     usage_spending_budget: WireDecimal | None = None
     links: Links | None = None
     attributes: ResourceAttributes | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys_in_any_case(cls, data: Any) -> Any:
-        return fold_keys(cls, data)
