@@ -38,3 +38,12 @@ def all_pages(
         assert "MS-ContinuationToken" in headers
         assert "seekOperation=Next" in following["uri"]
         response = client.get(next_url(base_url, following["uri"]), headers=headers)
+
+
+def first_active(state) -> tuple[str, str]:
+    """(tenant, subscription id) of the first active subscription in a sandbox's state."""
+    for tenant, subs in state.subscriptions.items():
+        for sub in subs.values():
+            if sub.status == "active":
+                return tenant, sub.id
+    raise AssertionError("no active subscription")

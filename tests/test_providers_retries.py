@@ -11,20 +11,13 @@ from riskdesk.providers.errors import EtagConflictError
 from riskdesk.providers.partner_center import PartnerCenter
 from riskdesk.providers.sandbox import sample_state, start_sandbox
 from riskdesk.providers.sandbox.state import new_etag
+from sandbox_helpers import first_active
 
 
 @pytest.fixture
 def sandbox():
     with start_sandbox(sample_state(seed=1)) as sb:
         yield sb
-
-
-def _active(state):
-    for tenant, subs in state.subscriptions.items():
-        for sub in subs.values():
-            if sub.status == "active":
-                return tenant, sub.id
-    raise AssertionError("no active subscription")
 
 
 def _another_writer(state, tenant, sub, *, status=None):
@@ -57,7 +50,7 @@ def _patches_in_log(sandbox):
 
 
 def test_a_stale_etag_is_read_again_and_retried_once(sandbox):
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
 
     def before(n):
         if n == 1:  # between our read and our write
@@ -77,7 +70,7 @@ def test_a_stale_etag_is_read_again_and_retried_once(sandbox):
 
 
 def test_a_conflict_with_a_writer_that_did_the_same_ends_without_a_second_patch(sandbox):
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
 
     def before(n):
         if n == 1:
@@ -91,7 +84,7 @@ def test_a_conflict_with_a_writer_that_did_the_same_ends_without_a_second_patch(
 
 
 def test_a_second_stale_etag_is_an_etag_conflict_and_changes_nothing(sandbox):
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
     client, patches, http = _client(
         sandbox, before_patch=lambda n: _another_writer(sandbox.state, tenant, sub)
     )
@@ -104,7 +97,7 @@ def test_a_second_stale_etag_is_an_etag_conflict_and_changes_nothing(sandbox):
 
 
 def test_a_dropped_reply_is_retried_under_the_same_request_id_and_body(sandbox):
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
     sandbox.faults.drop_rate = 1.0  # every change loses its reply; a replay changes nothing
     client, patches, http = _client(sandbox)
     with http:

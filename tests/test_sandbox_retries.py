@@ -15,21 +15,13 @@ import pytest
 
 from riskdesk.providers.sandbox import sample_state, start_sandbox
 from riskdesk.providers.sandbox.journal import RequestLog, read_request_log
-from sandbox_helpers import auth
+from sandbox_helpers import auth, first_active
 
 
 @pytest.fixture
 def sandbox():
     with start_sandbox(sample_state(seed=1)) as sb:
         yield sb
-
-
-def _active(state):
-    for tenant, subs in state.subscriptions.items():
-        for sub in subs.values():
-            if sub.status == "active":
-                return tenant, sub.id
-    raise AssertionError("no active subscription")
 
 
 def _url(sb, tenant, sub):
@@ -53,7 +45,7 @@ def _status(sb, tenant, sub):
 
 def test_a_repeated_request_id_is_replayed_without_changing_state(sandbox):
     """The issue's case: replaying a suspend after a reactivation must not suspend again."""
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
     with httpx.Client() as client:
         suspend_id = str(uuid.uuid4())
         first, body = _patch(client, sandbox, tenant, sub, "suspended", request_id=suspend_id)
@@ -81,7 +73,7 @@ def test_a_repeated_request_id_is_replayed_without_changing_state(sandbox):
 
 
 def test_one_request_id_is_one_call_a_different_body_is_refused(sandbox):
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
     rid = str(uuid.uuid4())
     with httpx.Client() as client:
         first, body = _patch(client, sandbox, tenant, sub, "suspended", request_id=rid)
@@ -97,7 +89,7 @@ def test_one_request_id_is_one_call_a_different_body_is_refused(sandbox):
 def test_a_stale_etag_is_answered_412_with_code_2055(sandbox):
     """Documented: 412 Precondition failed for optimistic concurrency (If-Match); error code
     2055 "Etag is no longer valid"."""
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
     with httpx.Client() as client:
         stale = client.get(_url(sandbox, tenant, sub), headers=auth(sandbox.token)).json()
         moved, _ = _patch(client, sandbox, tenant, sub, "suspended")
@@ -121,7 +113,7 @@ def test_a_stale_etag_is_answered_412_with_code_2055(sandbox):
 
 
 def test_an_injected_fault_is_not_kept_the_retry_is_carried_out(sandbox):
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
     rid = str(uuid.uuid4())
     with httpx.Client() as client:
         current = client.get(_url(sandbox, tenant, sub), headers=auth(sandbox.token)).json()
@@ -140,7 +132,7 @@ def test_an_injected_fault_is_not_kept_the_retry_is_carried_out(sandbox):
 
 
 def test_a_connection_dropped_after_the_change_is_replayed_on_retry(sandbox):
-    tenant, sub = _active(sandbox.state)
+    tenant, sub = first_active(sandbox.state)
     rid = str(uuid.uuid4())
     with httpx.Client() as client:
         current = client.get(_url(sandbox, tenant, sub), headers=auth(sandbox.token)).json()
@@ -163,7 +155,7 @@ def test_the_request_log_is_written_as_json_lines(tmp_path):
     path = tmp_path / "requests.jsonl"
     state = sample_state(seed=1)
     with start_sandbox(state, request_log=RequestLog(path)) as sb, httpx.Client() as client:
-        tenant, sub = _active(state)
+        tenant, sub = first_active(state)
         client.get(sb.base_url + "/v1/customers", headers={"MS-RequestId": "r-1"})  # no token
         _patch(client, sb, tenant, sub, "suspended", request_id="r-2")
     entries = read_request_log(path)
